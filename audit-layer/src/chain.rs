@@ -1,0 +1,399 @@
+//! The hash chain: the exact bytes of a record line, and how a line is checked.
+//!
+//! The writer and the verifier share this module, so the bytes that are hashed
+//! when a record is written are, by construction, the bytes the verifier checks.
+//!
+//! A record is one line of JSON:
+//!
+//! ```text
+//! {"v":1,"seq":7,"prev":"<64 hex>", ...fields... ,"hash":"<64 hex>"}\n
+//! ```
+//!
+//! `hash` is the SHA-256 of every byte of the line that precedes
+//! `,"hash":"`, that is, the line without its last 75 bytes and without the
+//! newline. Verifying a record therefore needs no parsing, re-serialising or
+//! canonicalising of its JSON: slice, hash, compare. `FORMAT.md` is the
+//! normative description.
+
+use std::fmt;
+use std::str::FromStr;
+
+use sha2::{Digest, Sha256};
+
+/// The format version written in the `v` field of every record.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(audit_layer::chain::FORMAT_VERSION, 1);
+/// ```
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The `prev` value of the first record of a log (seq 0): 32 zero bytes.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::chain::GENESIS;
+/// assert_eq!(GENESIS.to_string(), "0".repeat(64));
+/// ```
+pub const GENESIS: Hash = Hash([0; 32]);
+
+/// Length of the fixed-size tail of every line: `,"hash":"` + 64 hex digits + `"}`.
+pub(crate) const HASH_SUFFIX_LEN: usize = HASH_KEY.len() + 64 + 2;
+const HASH_KEY: &[u8] = b",\"hash\":\"";
+const VERSION_KEY: &[u8] = b"{\"v\":";
+const SEQ_KEY: &[u8] = b",\"seq\":";
+const PREV_KEY: &[u8] = b",\"prev\":\"";
+
+/// A SHA-256 digest, written as 64 lowercase hexadecimal digits.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::chain::Hash;
+///
+/// let hash = Hash::of(b"abc");
+/// assert_eq!(
+///     hash.to_string(),
+///     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+/// );
+/// assert_eq!(hash.to_string().parse::<Hash>().unwrap(), hash);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hash([u8; 32]);
+
+impl Hash {
+    /// Wraps 32 raw bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use audit_layer::chain::{Hash, GENESIS};
+    /// assert_eq!(Hash::from_bytes([0; 32]), GENESIS);
+    /// ```
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Hash(bytes)
+    }
+
+    /// The raw 32 bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use audit_layer::chain::GENESIS;
+    /// assert_eq!(GENESIS.as_bytes(), &[0u8; 32]);
+    /// ```
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The SHA-256 of `bytes`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use audit_layer::chain::Hash;
+    /// assert_ne!(Hash::of(b"a"), Hash::of(b"b"));
+    /// ```
+    pub fn of(bytes: &[u8]) -> Self {
+        Hash(Sha256::digest(bytes).into())
+    }
+
+    /// Parses exactly 64 lowercase hexadecimal digits.
+    ///
+    /// Upper-case digits are refused: the hash field sits outside the hashed
+    /// bytes, so accepting two spellings of one hash would let a byte change
+    /// there go unnoticed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use audit_layer::chain::Hash;
+    /// assert!(Hash::from_hex(&[b'a'; 64]).is_some());
+    /// assert!(Hash::from_hex(&[b'A'; 64]).is_none());
+    /// assert!(Hash::from_hex(b"abc").is_none());
+    /// ```
+    pub fn from_hex(hex: &[u8]) -> Option<Self> {
+        if hex.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+            *byte = (lower_hex_value(pair[0])? << 4) | lower_hex_value(pair[1])?;
+        }
+        Some(Hash(out))
+    }
+
+    /// Writes the 64 lowercase hex digits into `out`.
+    pub(crate) fn write_hex(&self, out: &mut [u8; 64]) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        for (i, byte) in self.0.iter().enumerate() {
+            out[2 * i] = DIGITS[usize::from(byte >> 4)];
+            out[2 * i + 1] = DIGITS[usize::from(byte & 0x0f)];
+        }
+    }
+}
+
+fn lower_hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        _ => None,
+    }
+}
+
+impl fmt::Display for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut hex = [0u8; 64];
+        self.write_hex(&mut hex);
+        // write_hex only produces ASCII digits.
+        f.write_str(std::str::from_utf8(&hex).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl fmt::Debug for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hash({self})")
+    }
+}
+
+/// The error of parsing a [`Hash`] from text.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::chain::Hash;
+/// let err = "xyz".parse::<Hash>().unwrap_err();
+/// assert!(err.to_string().contains("64 lowercase"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a hash is 64 lowercase hexadecimal digits")]
+pub struct ParseHashError;
+
+impl FromStr for Hash {
+    type Err = ParseHashError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Hash::from_hex(s.as_bytes()).ok_or(ParseHashError)
+    }
+}
+
+impl serde::Serialize for Hash {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut hex = [0u8; 64];
+        self.write_hex(&mut hex);
+        serializer.serialize_str(std::str::from_utf8(&hex).map_err(serde::ser::Error::custom)?)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Hash {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where the chain stands: the seq the next record gets and the hash it links to.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::chain::{ChainHead, GENESIS};
+/// let head = ChainHead::genesis();
+/// assert_eq!(head.next_seq, 0);
+/// assert_eq!(head.prev, GENESIS);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainHead {
+    /// The seq of the next record to be written.
+    pub next_seq: u64,
+    /// The hash of the last record written ([`GENESIS`] for an empty log).
+    pub prev: Hash,
+}
+
+impl ChainHead {
+    /// The head of an empty log.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use audit_layer::chain::ChainHead;
+    /// assert_eq!(ChainHead::genesis().next_seq, 0);
+    /// ```
+    pub const fn genesis() -> Self {
+        ChainHead {
+            next_seq: 0,
+            prev: GENESIS,
+        }
+    }
+}
+
+/// One framed line, split into the parts the chain checks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LineView<'a> {
+    pub(crate) seq: u64,
+    pub(crate) prev: Hash,
+    /// The hash the line claims for itself.
+    pub(crate) stored_hash: Hash,
+    /// The bytes the claimed hash covers.
+    pub(crate) hashed: &'a [u8],
+}
+
+impl LineView<'_> {
+    /// The hash the line's bytes actually have.
+    pub(crate) fn computed_hash(&self) -> Hash {
+        Hash::of(self.hashed)
+    }
+}
+
+/// Why a line could not be framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FramingError {
+    /// A line that does not have the shape of any record.
+    Malformed(&'static str),
+    /// A well-begun record of a format version this build does not know.
+    UnsupportedVersion(u64),
+}
+
+/// Splits a line (without its newline) into seq, prev, stored hash and hashed bytes.
+pub(crate) fn frame(line: &[u8]) -> Result<LineView<'_>, FramingError> {
+    let rest = line
+        .strip_prefix(VERSION_KEY)
+        .ok_or(FramingError::Malformed("does not start with {\"v\":"))?;
+    let (version, rest) =
+        split_number(rest).ok_or(FramingError::Malformed("version is not a number"))?;
+    if version != u64::from(FORMAT_VERSION) {
+        return Err(FramingError::UnsupportedVersion(version));
+    }
+    let rest = rest
+        .strip_prefix(SEQ_KEY)
+        .ok_or(FramingError::Malformed("seq does not follow the version"))?;
+    let (seq, rest) = split_number(rest).ok_or(FramingError::Malformed("seq is not a number"))?;
+    let rest = rest
+        .strip_prefix(PREV_KEY)
+        .ok_or(FramingError::Malformed("prev does not follow seq"))?;
+    let prev = rest
+        .get(..64)
+        .and_then(Hash::from_hex)
+        .ok_or(FramingError::Malformed(
+            "prev is not 64 lowercase hex digits",
+        ))?;
+    if rest.get(64..66) != Some(b"\",") {
+        return Err(FramingError::Malformed("prev is not followed by a field"));
+    }
+    let consumed = line.len() - rest.len() + 66;
+    if line.len() < consumed + HASH_SUFFIX_LEN {
+        return Err(FramingError::Malformed(
+            "line is too short to end with a hash",
+        ));
+    }
+    let split = line.len() - HASH_SUFFIX_LEN;
+    let (hashed, suffix) = line.split_at(split);
+    let hex = suffix
+        .strip_prefix(HASH_KEY)
+        .and_then(|s| s.strip_suffix(b"\"}"))
+        .ok_or(FramingError::Malformed(
+            "line does not end with ,\"hash\":\"<64 hex>\"}",
+        ))?;
+    let stored_hash = Hash::from_hex(hex).ok_or(FramingError::Malformed(
+        "hash is not 64 lowercase hex digits",
+    ))?;
+    Ok(LineView {
+        seq,
+        prev,
+        stored_hash,
+        hashed,
+    })
+}
+
+/// The seq of a line that was cut short, if it got far enough to say.
+pub(crate) fn frame_prefix_seq(partial: &[u8]) -> Option<u64> {
+    let rest = partial.strip_prefix(VERSION_KEY)?;
+    let (_, rest) = split_number(rest)?;
+    let (seq, rest) = split_number(rest.strip_prefix(SEQ_KEY)?)?;
+    // Digits running to the end may be a number cut short.
+    (!rest.is_empty()).then_some(seq)
+}
+
+/// Parses a JSON unsigned integer as serde_json writes it (no sign, no leading zero).
+fn split_number(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || (digits > 1 && bytes[0] == b'0') {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for &digit in &bytes[..digits] {
+        value = value
+            .checked_mul(10)?
+            .checked_add(u64::from(digit - b'0'))?;
+    }
+    Some((value, &bytes[digits..]))
+}
+
+/// Turns `buf[start..]`, a JSON object that begins with the version, seq and
+/// prev fields and ends with `}`, into a sealed line: the closing brace makes
+/// way for the hash field, and a newline ends the line.
+pub(crate) fn seal(buf: &mut Vec<u8>, start: usize) -> Hash {
+    debug_assert_eq!(buf.last(), Some(&b'}'));
+    buf.pop();
+    let hash = Hash::of(&buf[start..]);
+    let mut hex = [0u8; 64];
+    hash.write_hex(&mut hex);
+    buf.extend_from_slice(HASH_KEY);
+    buf.extend_from_slice(&hex);
+    buf.extend_from_slice(b"\"}\n");
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sealed(body: &str) -> Vec<u8> {
+        let mut buf = body.as_bytes().to_vec();
+        seal(&mut buf, 0);
+        buf
+    }
+
+    #[test]
+    fn sealed_line_frames_back_to_its_parts() {
+        let prev = Hash::of(b"previous");
+        let body = format!("{{\"v\":1,\"seq\":42,\"prev\":\"{prev}\",\"action\":\"x\"}}");
+        let line = sealed(&body);
+        let view = frame(&line[..line.len() - 1]).unwrap();
+        assert_eq!(view.seq, 42);
+        assert_eq!(view.prev, prev);
+        assert_eq!(view.stored_hash, view.computed_hash());
+        assert_eq!(view.hashed, &body.as_bytes()[..body.len() - 1]);
+    }
+
+    #[test]
+    fn framing_refuses_other_versions_and_shapes() {
+        let v2 = sealed(&format!(
+            "{{\"v\":2,\"seq\":1,\"prev\":\"{GENESIS}\",\"a\":1}}"
+        ));
+        assert_eq!(
+            frame(&v2[..v2.len() - 1]).unwrap_err(),
+            FramingError::UnsupportedVersion(2)
+        );
+        for bad in [
+            &b"{}"[..],
+            b"{\"v\":1,\"seq\":01,\"prev\":\"\"}",
+            b"{\"v\":1,\"seq\":99999999999999999999999,\"prev\":\"\"}",
+        ] {
+            assert!(matches!(frame(bad), Err(FramingError::Malformed(_))));
+        }
+    }
+
+    #[test]
+    fn uppercase_hash_is_refused() {
+        let mut line = sealed(&format!(
+            "{{\"v\":1,\"seq\":1,\"prev\":\"{GENESIS}\",\"a\":1}}"
+        ));
+        line.pop();
+        let at = line.iter().rposition(|b| b.is_ascii_lowercase()).unwrap();
+        line[at] = line[at].to_ascii_uppercase();
+        assert!(matches!(frame(&line), Err(FramingError::Malformed(_))));
+    }
+}

@@ -1,0 +1,68 @@
+//! Tamper-evident audit trails for Rust services.
+//!
+//! audit-layer answers the questions an auditor, a lawyer or an incident
+//! review asks: *who did this, when, to what, with what result, and can you
+//! prove the log was not edited?*
+//!
+//! - [`AuditEvent`]: what happened (actor, action, resource, outcome,
+//!   before/after state, context).
+//! - [`AuditWriter`]: a lossless writer thread that gives each record a
+//!   `seq`, links it to the previous record by SHA-256 and writes batches
+//!   durably to a [`Sink`](sink::Sink): [`FileSink`] (segment files) or
+//!   [`MemorySink`] (tests).
+//! - [`Verifier`]: checks every hash, link and seq of a log and reports every
+//!   problem with a stable code; the `audit verify` command wraps it.
+//!
+//! The on-disk format is a public contract, specified in `FORMAT.md`.
+//!
+//! # Examples
+//!
+//! ```
+//! use audit_layer::{AuditEvent, AuditWriter, FileSink, Verifier};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let (audit, guard) = AuditWriter::builder()
+//!     .service("blog-api")
+//!     .spawn(FileSink::open(dir.path())?)?;
+//!
+//! audit.submit(
+//!     AuditEvent::builder("user.role_change")
+//!         .actor("alice")
+//!         .resource("user:bob")
+//!         .before(serde_json::json!({"role": "editor"}))
+//!         .after(serde_json::json!({"role": "admin"}))
+//!         .context("ticket", "SEC-1234")
+//!         .build(),
+//! )?;
+//! guard.shutdown(std::time::Duration::from_secs(5))?;
+//!
+//! let report = Verifier::new().verify_path(dir.path())?;
+//! assert!(report.is_intact(), "{:?}", report.findings);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![warn(missing_docs, unreachable_pub)]
+
+mod ack;
+pub mod chain;
+mod changes;
+mod record;
+mod segment;
+pub mod sink;
+mod time;
+mod verify;
+mod writer;
+
+pub use ack::Ack;
+pub use changes::{Change, diff};
+pub use record::{
+    AuditEvent, AuditEventBuilder, AuditRecord, CodeLocation, FailureKind, Outcome, RecordKind,
+    RecordParseError,
+};
+pub use sink::{FileSink, MemorySink};
+pub use time::{Timestamp, TimestampError};
+pub use verify::{Finding, FindingCode, Report, Verifier, VerifyError};
+pub use writer::{
+    AuditHandle, AuditWriter, Durability, FailurePolicy, ShutdownError, ShutdownReport,
+    SubmitError, WriteError, WriterBuilder, WriterGuard, WriterStats,
+};

@@ -1,0 +1,404 @@
+//! A directory of append-only JSON Lines segment files.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use super::tail::{self, SizedFile};
+use super::{Batch, Recovery, Repair, Sink};
+use crate::chain::ChainHead;
+use crate::segment;
+
+/// Name of the lock file that keeps two writers off one directory: two
+/// writers would fork the chain.
+pub(crate) const LOCK_FILE: &str = "writer.lock";
+const RECOVERED_DIR: &str = "recovered";
+const DEFAULT_MAX_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Stores the log as a directory of segment files.
+///
+/// - The directory is created with mode 0700, every file in it with 0600.
+/// - Segments are append-only JSON Lines, named for their first seq
+///   (`segment-00000000000000000042.jsonl`); a new one starts when the current
+///   one would grow past [`max_segment_bytes`](FileSinkBuilder::max_segment_bytes),
+///   and its first record links to the last record of the one before.
+/// - One writer at a time: the sink holds an exclusive lock on
+///   `writer.lock` for as long as it lives.
+/// - On start, it continues the chain where the last segment ends. A last line
+///   cut short by a crash is moved to `recovered/`, the segment is truncated to
+///   its last complete record, and the writer notes the repair in the chain.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{AuditEvent, AuditWriter, FileSink};
+///
+/// let dir = tempfile::tempdir()?;
+/// let sink = FileSink::builder(dir.path().join("audit-log"))
+///     .max_segment_bytes(16 * 1024 * 1024)
+///     .open()?;
+/// let (handle, guard) = AuditWriter::builder().spawn(sink)?;
+/// handle.submit(AuditEvent::builder("session.login").actor("alice").build())?;
+/// guard.shutdown(std::time::Duration::from_secs(5))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct FileSink {
+    dir: PathBuf,
+    max_segment_bytes: u64,
+    current: Option<Segment>,
+    _lock: File,
+}
+
+#[derive(Debug)]
+struct Segment {
+    file: File,
+    path: PathBuf,
+    len: u64,
+}
+
+/// Configures a [`FileSink`]; see [`FileSink::builder`].
+///
+/// # Examples
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let sink = audit_layer::FileSink::builder(dir.path()).max_segment_bytes(1 << 20).open()?;
+/// # drop(sink);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "call .open() to open the sink"]
+pub struct FileSinkBuilder {
+    dir: PathBuf,
+    max_segment_bytes: u64,
+}
+
+impl FileSinkBuilder {
+    /// Starts a new segment before one would grow past `bytes` (64 MiB by
+    /// default). A single record larger than that gets a segment of its own.
+    ///
+    /// # Examples
+    ///
+    /// See [`FileSinkBuilder`].
+    pub fn max_segment_bytes(mut self, bytes: u64) -> Self {
+        self.max_segment_bytes = bytes.max(1);
+        self
+    }
+
+    /// Creates the directory if needed and takes the writer lock.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors creating the directory, and [`io::ErrorKind::WouldBlock`]
+    /// when another writer (in this or another process) holds the directory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let first = audit_layer::FileSink::open(dir.path())?;
+    /// let second = audit_layer::FileSink::open(dir.path());
+    /// assert_eq!(second.unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    /// # drop(first);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn open(self) -> io::Result<FileSink> {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)?;
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(self.dir.join(LOCK_FILE))?;
+        acquire_writer_lock(&lock, &self.dir)?;
+        Ok(FileSink {
+            dir: self.dir,
+            max_segment_bytes: self.max_segment_bytes,
+            current: None,
+            _lock: lock,
+        })
+    }
+}
+
+/// Takes the directory's exclusive lock. `audit verify` probes the lock for
+/// an instant to tell a live log from a crashed one, so a refusal is
+/// retried for a moment before it is believed.
+fn acquire_writer_lock(lock: &File, dir: &Path) -> io::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!(
+                        "another audit writer holds {}; two writers would fork the chain",
+                        dir.display()
+                    ),
+                ));
+            }
+            Err(fs::TryLockError::Error(error)) => return Err(error),
+        }
+    }
+}
+
+impl FileSink {
+    /// Configures a sink storing its segments in `dir`.
+    ///
+    /// # Examples
+    ///
+    /// See [`FileSinkBuilder`].
+    pub fn builder(dir: impl Into<PathBuf>) -> FileSinkBuilder {
+        FileSinkBuilder {
+            dir: dir.into(),
+            max_segment_bytes: DEFAULT_MAX_SEGMENT_BYTES,
+        }
+    }
+
+    /// Opens a sink in `dir` with default settings.
+    ///
+    /// # Errors
+    ///
+    /// See [`FileSinkBuilder::open`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let sink = audit_layer::FileSink::open(dir.path())?;
+    /// assert_eq!(sink.dir(), dir.path());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn open(dir: impl Into<PathBuf>) -> io::Result<FileSink> {
+        FileSink::builder(dir).open()
+    }
+
+    /// The directory holding the segments.
+    ///
+    /// # Examples
+    ///
+    /// See [`FileSink::open`].
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn open_segment(path: &Path, create: bool) -> io::Result<File> {
+        OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create_new(create)
+            .mode(0o600)
+            .open(path)
+    }
+
+    fn sync_dir(&self) -> io::Result<()> {
+        File::open(&self.dir)?.sync_all()
+    }
+
+    fn start_segment(&mut self, first_seq: u64) -> io::Result<PathBuf> {
+        let path = self.dir.join(segment::file_name(first_seq));
+        let file = match Self::open_segment(&path, true) {
+            Ok(file) => file,
+            // Left empty by a crash between creating and writing it.
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+                let file = Self::open_segment(&path, false)?;
+                if file.metadata()?.len() != 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        format!("segment {} already holds records", path.display()),
+                    ));
+                }
+                file
+            }
+            Err(error) => return Err(error),
+        };
+        // The new name must survive a crash as surely as the records in it.
+        self.sync_dir()?;
+        self.current = Some(Segment {
+            file,
+            path: path.clone(),
+            len: 0,
+        });
+        Ok(path)
+    }
+
+    fn write_run(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let segment = self
+            .current
+            .as_mut()
+            .ok_or_else(|| io::Error::other("no open segment"))?;
+        segment.file.write_all(bytes)?;
+        segment.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn append_all(&mut self, batch: &Batch<'_>, created: &mut Vec<PathBuf>) -> io::Result<()> {
+        let bytes = batch.bytes();
+        let (mut run_start, mut run_end) = (0usize, 0usize);
+        for record in batch.records() {
+            let line_len = (record.end - run_end) as u64;
+            let full = match &self.current {
+                None => true,
+                Some(segment) => {
+                    let pending = segment.len + (run_end - run_start) as u64;
+                    pending > 0 && pending + line_len > self.max_segment_bytes
+                }
+            };
+            if full {
+                self.write_run(&bytes[run_start..run_end])?;
+                if let Some(done) = self.current.take() {
+                    done.file.sync_data()?;
+                }
+                created.push(self.start_segment(record.seq)?);
+                run_start = run_end;
+            }
+            run_end = record.end;
+        }
+        self.write_run(&bytes[run_start..run_end])
+    }
+
+    /// Puts the directory back as it was before a failed append.
+    fn roll_back(&mut self, before: Option<(PathBuf, u64)>, created: &[PathBuf]) -> io::Result<()> {
+        for path in created.iter().rev() {
+            match fs::remove_file(path) {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error),
+            }
+        }
+        self.current = None;
+        if let Some((path, len)) = before {
+            let file = Self::open_segment(&path, false)?;
+            file.set_len(len)?;
+            self.current = Some(Segment { file, path, len });
+        }
+        Ok(())
+    }
+
+    fn save_torn_bytes(
+        &self,
+        segment: &SizedFile<'_>,
+        path: &Path,
+        offset: u64,
+    ) -> io::Result<PathBuf> {
+        let mut torn = vec![0u8; (segment.size - offset) as usize];
+        tail::ReadAt::read_exact_at(segment, &mut torn, offset)?;
+        let recovered = self.dir.join(RECOVERED_DIR);
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&recovered)?;
+        let name = format!(
+            "{}.torn-at-{offset}",
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("segment")
+        );
+        let saved = recovered.join(name);
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&saved)?;
+        file.write_all(&torn)?;
+        file.sync_all()?;
+        Ok(saved)
+    }
+}
+
+impl Sink for FileSink {
+    fn recover(&mut self) -> io::Result<Recovery> {
+        self.current = None;
+        let mut repairs = Vec::new();
+        let mut head = None;
+        for (_, path) in segment::list(&self.dir)?.into_iter().rev() {
+            let file = Self::open_segment(&path, false)?;
+            let size = file.metadata()?.len();
+            let sized = SizedFile { file: &file, size };
+            let tail = tail::scan(&sized)?;
+            let torn = tail.torn_len(size);
+            if torn > 0 {
+                let saved_to = self.save_torn_bytes(&sized, &path, tail.complete_len).ok();
+                file.set_len(tail.complete_len)?;
+                file.sync_all()?;
+                repairs.push(Repair::TornTail {
+                    segment: path.clone(),
+                    offset: tail.complete_len,
+                    length: torn,
+                    saved_to,
+                });
+            }
+            if let Some((offset, lines)) = tail.unreadable {
+                repairs.push(Repair::UnreadableTail {
+                    segment: path.clone(),
+                    offset,
+                    lines,
+                });
+            }
+            if tail.complete_len == 0 {
+                // Nothing in it: created just before a crash, or emptied by the repair.
+                drop(file);
+                fs::remove_file(&path)?;
+                self.sync_dir()?;
+                continue;
+            }
+            if self.current.is_none() {
+                self.current = Some(Segment {
+                    file,
+                    path: path.clone(),
+                    len: tail.complete_len,
+                });
+            }
+            if let Some((seq, hash)) = tail.last_record {
+                head = Some(ChainHead {
+                    next_seq: seq + 1,
+                    prev: hash,
+                });
+                break;
+            }
+        }
+        Ok(Recovery {
+            head: head.unwrap_or_else(ChainHead::genesis),
+            repairs,
+        })
+    }
+
+    fn append(&mut self, batch: &Batch<'_>) -> io::Result<()> {
+        let before = self.current.as_ref().map(|s| (s.path.clone(), s.len));
+        let mut created = Vec::new();
+        match self.append_all(batch, &mut created) {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                if let Err(rollback) = self.roll_back(before, &created) {
+                    // The next recover() rebuilds the state from what is on disk.
+                    self.current = None;
+                    return Err(io::Error::new(
+                        error.kind(),
+                        format!("{error}; undoing the partial append also failed: {rollback}"),
+                    ));
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        match &self.current {
+            Some(segment) => segment.file.sync_data(),
+            None => Ok(()),
+        }
+    }
+}

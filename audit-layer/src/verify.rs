@@ -1,0 +1,797 @@
+//! Checking a log: every record's hash, every link, every seq.
+//!
+//! The verifier reads the bytes as written and never re-serialises a record,
+//! so it runs close to the speed of SHA-256 itself. It reports every problem
+//! it finds, each with a stable [`FindingCode`], the record's seq and its
+//! byte offset, and carries on after each one.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::chain::{self, FramingError, GENESIS, Hash};
+use crate::segment;
+
+/// What kind of problem a [`Finding`] is. The codes are stable: scripts may
+/// match on [`as_str`](FindingCode::as_str).
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::FindingCode;
+/// assert_eq!(FindingCode::BrokenLink.as_str(), "broken-link");
+/// assert!(FindingCode::Modified.is_tampering());
+/// assert!(!FindingCode::TornTail.is_tampering());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum FindingCode {
+    /// A record's bytes do not hash to the hash it carries.
+    Modified,
+    /// Records are absent: the seq jumps, and no later record fills the gap.
+    Missing,
+    /// A seq appears twice.
+    Duplicate,
+    /// A record stands before one with a lower seq.
+    OutOfOrder,
+    /// A record's `prev` is not the hash of the record before it.
+    BrokenLink,
+    /// A line that is not a record.
+    Malformed,
+    /// The last line of the log is cut short, as a crash mid-write leaves it.
+    /// Not tampering: recovery truncates it and notes the repair.
+    TornTail,
+    /// A record of a format version this build cannot check.
+    UnsupportedVersion,
+}
+
+impl FindingCode {
+    /// The stable code.
+    ///
+    /// # Examples
+    ///
+    /// See [`FindingCode`].
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FindingCode::Modified => "modified",
+            FindingCode::Missing => "missing",
+            FindingCode::Duplicate => "duplicate",
+            FindingCode::OutOfOrder => "out-of-order",
+            FindingCode::BrokenLink => "broken-link",
+            FindingCode::Malformed => "malformed",
+            FindingCode::TornTail => "torn-tail",
+            FindingCode::UnsupportedVersion => "unsupported-version",
+        }
+    }
+
+    /// Whether the finding means the log was changed after it was written
+    /// (as opposed to cut short by a crash, or written by a newer version).
+    ///
+    /// # Examples
+    ///
+    /// See [`FindingCode`].
+    pub fn is_tampering(&self) -> bool {
+        !matches!(
+            self,
+            FindingCode::TornTail | FindingCode::UnsupportedVersion
+        )
+    }
+}
+
+impl std::fmt::Display for FindingCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One problem in a log.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{FindingCode, Verifier};
+///
+/// let report = Verifier::new().verify_bytes(b"not a record\n");
+/// let finding = &report.findings[0];
+/// assert_eq!(finding.code, FindingCode::Malformed);
+/// assert_eq!(finding.offset, 0);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Finding {
+    /// What kind of problem.
+    pub code: FindingCode,
+    /// The seq concerned, when known (for `missing`, the first missing seq).
+    pub seq: Option<u64>,
+    /// The segment file, when verifying a directory or file.
+    pub segment: Option<PathBuf>,
+    /// Byte offset of the line in its segment.
+    pub offset: u64,
+    /// What exactly is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:<19}", self.code.as_str())?;
+        match self.seq {
+            Some(seq) => write!(f, " seq {seq:<8}")?,
+            None => write!(f, " seq {:<8}", "?")?,
+        }
+        match &self.segment {
+            Some(segment) => write!(
+                f,
+                " {}:{}",
+                segment
+                    .file_name()
+                    .map_or(segment.as_os_str(), |n| n)
+                    .to_string_lossy(),
+                self.offset
+            )?,
+            None => write!(f, " offset {}", self.offset)?,
+        }
+        write!(f, "  {}", self.message)
+    }
+}
+
+/// The outcome of verifying a log.
+///
+/// # Examples
+///
+/// ```
+/// let report = audit_layer::Verifier::new().verify_bytes(b"");
+/// assert!(report.is_intact());
+/// assert_eq!(report.summary(), "verified 0 records");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Report {
+    /// Lines that framed as records (modified ones included).
+    pub records: u64,
+    /// Lowest seq seen.
+    pub first_seq: Option<u64>,
+    /// Highest seq seen.
+    pub last_seq: Option<u64>,
+    /// Hash of the last record in chain order: the value a checkpoint signs.
+    pub head: Option<Hash>,
+    /// Bytes checked.
+    pub bytes: u64,
+    /// Segment files read.
+    pub segments: usize,
+    /// Whether a writer held the log while it was read.
+    pub live: bool,
+    /// Bytes at the end of a live log that a writer was still writing; not
+    /// checked, not a finding.
+    pub in_flight_bytes: u64,
+    /// Every problem found, in log order.
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// Whether nothing at all was found.
+    ///
+    /// # Examples
+    ///
+    /// See [`Report`].
+    pub fn is_intact(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    /// Whether any finding shows the log was changed after it was written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let report = audit_layer::Verifier::new().verify_bytes(b"{\"v\":1,\"seq\":0");
+    /// assert!(!report.is_intact());
+    /// assert!(!report.shows_tampering()); // a torn tail
+    /// ```
+    pub fn shows_tampering(&self) -> bool {
+        self.findings.iter().any(|f| f.code.is_tampering())
+    }
+
+    /// `verified N records, seq A..B, head H`.
+    ///
+    /// # Examples
+    ///
+    /// See [`Report`].
+    pub fn summary(&self) -> String {
+        let mut text = format!(
+            "verified {} record{}",
+            self.records,
+            if self.records == 1 { "" } else { "s" }
+        );
+        if let (Some(first), Some(last)) = (self.first_seq, self.last_seq) {
+            text.push_str(&format!(", seq {first}..{last}"));
+        }
+        if let Some(head) = self.head {
+            text.push_str(&format!(", head {head}"));
+        }
+        text
+    }
+}
+
+/// The error of a verification that could not run at all (as opposed to
+/// one that ran and found problems).
+///
+/// # Examples
+///
+/// ```
+/// let error = audit_layer::Verifier::new().verify_path("/no/such/log").unwrap_err();
+/// assert!(error.to_string().contains("/no/such/log"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The log could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The directory holds no segment files.
+    #[error("{0} holds no segment files (segment-<seq>.jsonl)")]
+    NoSegments(PathBuf),
+}
+
+type Progress<'a> = Box<dyn FnMut(u64, u64) + 'a>;
+
+/// Verifies logs; see [`verify_path`](Verifier::verify_path).
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{AuditEvent, AuditWriter, FileSink, Verifier};
+///
+/// let dir = tempfile::tempdir()?;
+/// let (handle, guard) = AuditWriter::builder().spawn(FileSink::open(dir.path())?)?;
+/// for n in 0..3 {
+///     handle.submit(AuditEvent::builder("post.edit").resource(format!("post:{n}")).build())?;
+/// }
+/// guard.shutdown(std::time::Duration::from_secs(5))?;
+///
+/// let report = Verifier::new().verify_path(dir.path())?;
+/// assert!(report.is_intact());
+/// assert_eq!((report.records, report.last_seq), (3, Some(2)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Default)]
+pub struct Verifier<'a> {
+    progress: Option<Progress<'a>>,
+}
+
+impl std::fmt::Debug for Verifier<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").finish_non_exhaustive()
+    }
+}
+
+const READ_CHUNK: usize = 8 * 1024 * 1024;
+
+impl<'a> Verifier<'a> {
+    /// A verifier with no progress reporting.
+    ///
+    /// # Examples
+    ///
+    /// See [`Verifier`].
+    pub fn new() -> Self {
+        Verifier { progress: None }
+    }
+
+    /// Calls `report(bytes_done, bytes_total)` as verification proceeds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut seen = 0;
+    /// let report = audit_layer::Verifier::new()
+    ///     .on_progress(|done, _total| seen = done)
+    ///     .verify_bytes(b"");
+    /// # let _ = report;
+    /// ```
+    pub fn on_progress(mut self, report: impl FnMut(u64, u64) + 'a) -> Self {
+        self.progress = Some(Box::new(report));
+        self
+    }
+
+    /// Verifies log bytes held in memory, as one segment.
+    ///
+    /// # Examples
+    ///
+    /// See [`MemorySink`](crate::MemorySink).
+    pub fn verify_bytes(mut self, bytes: &[u8]) -> Report {
+        let mut check = ChainCheck::new();
+        check.segments = 1;
+        let complete = memchr::memrchr(b'\n', bytes).map_or(0, |at| at + 1);
+        check.lines(&bytes[..complete], 0, None);
+        if let Some(progress) = &mut self.progress {
+            progress(bytes.len() as u64, bytes.len() as u64);
+        }
+        check.tail(&bytes[complete..], complete as u64, None, true, false);
+        check.finish()
+    }
+
+    /// Verifies a segment file, or a directory of segments.
+    ///
+    /// The length of every segment is taken when verification starts, so a
+    /// log that a writer is appending to is checked as it stood then; a
+    /// record the writer was half-way through is reported in
+    /// [`Report::in_flight_bytes`], not as a finding.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError`] when the log cannot be read at all. Problems *in* the
+    /// log are findings in the [`Report`], not errors.
+    ///
+    /// # Examples
+    ///
+    /// See [`Verifier`].
+    pub fn verify_path(mut self, path: impl AsRef<Path>) -> Result<Report, VerifyError> {
+        let path = path.as_ref();
+        let io_error = |source| VerifyError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let metadata = std::fs::metadata(path).map_err(io_error)?;
+        let (segments, lock_dir) = if metadata.is_dir() {
+            let segments = segment::list(path).map_err(io_error)?;
+            if segments.is_empty() {
+                return Err(VerifyError::NoSegments(path.to_owned()));
+            }
+            (
+                segments.into_iter().map(|(_, p)| p).collect::<Vec<_>>(),
+                path.to_owned(),
+            )
+        } else {
+            (
+                vec![path.to_owned()],
+                path.parent().unwrap_or(Path::new(".")).to_owned(),
+            )
+        };
+        // Snapshot every length first: whatever a live writer appends later is
+        // simply not part of this verification.
+        let mut files = Vec::with_capacity(segments.len());
+        for segment_path in segments {
+            let file = File::open(&segment_path).map_err(|source| VerifyError::Io {
+                path: segment_path.clone(),
+                source,
+            })?;
+            let len = file
+                .metadata()
+                .map_err(|source| VerifyError::Io {
+                    path: segment_path.clone(),
+                    source,
+                })?
+                .len();
+            files.push((segment_path, file, len));
+        }
+        let total: u64 = files.iter().map(|(_, _, len)| len).sum();
+        let mut done = 0;
+        let mut check = ChainCheck::new();
+        let count = files.len();
+        let mut buf = Vec::with_capacity(READ_CHUNK);
+        for (index, (segment_path, file, len)) in files.into_iter().enumerate() {
+            check.segments += 1;
+            let last = index + 1 == count;
+            let tail = self
+                .read_segment(
+                    &mut check,
+                    &segment_path,
+                    &file,
+                    len,
+                    &mut buf,
+                    &mut done,
+                    total,
+                )
+                .map_err(|source| VerifyError::Io {
+                    path: segment_path.clone(),
+                    source,
+                })?;
+            let live = last && !tail.is_empty() && writer_is_active(&lock_dir, &file, len);
+            check.tail(
+                &tail,
+                len - tail.len() as u64,
+                Some(&segment_path),
+                last,
+                live,
+            );
+        }
+        Ok(check.finish())
+    }
+
+    /// Checks the complete lines of one segment; returns the bytes after its last newline.
+    #[allow(clippy::too_many_arguments)]
+    fn read_segment(
+        &mut self,
+        check: &mut ChainCheck,
+        path: &Path,
+        file: &File,
+        len: u64,
+        buf: &mut Vec<u8>,
+        done: &mut u64,
+        total: u64,
+    ) -> io::Result<Vec<u8>> {
+        let mut reader = file.take(len);
+        buf.clear();
+        let mut offset = 0u64; // segment offset of buf[0]
+        loop {
+            let filled = buf.len();
+            let want = READ_CHUNK.max(filled * 2);
+            buf.resize(want, 0);
+            let read = read_full(&mut reader, &mut buf[filled..])?;
+            buf.truncate(filled + read);
+            if read == 0 {
+                return Ok(std::mem::take(buf));
+            }
+            let complete = memchr::memrchr(b'\n', buf).map_or(0, |at| at + 1);
+            check.lines(&buf[..complete], offset, Some(path));
+            offset += complete as u64;
+            *done += read as u64;
+            if let Some(progress) = &mut self.progress {
+                progress(*done, total);
+            }
+            buf.drain(..complete);
+        }
+    }
+}
+
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Whether a writer is appending to the log right now: it holds the
+/// directory's lock, or the file has grown since its length was taken.
+fn writer_is_active(dir: &Path, file: &File, snapshot_len: u64) -> bool {
+    if file.metadata().is_ok_and(|m| m.len() > snapshot_len) {
+        return true;
+    }
+    let Ok(lock) = File::open(dir.join(crate::sink::LOCK_FILE)) else {
+        return false;
+    };
+    // A shared lock is refused while the writer holds its exclusive one. The
+    // probe is released at once; a writer starting at this instant retries.
+    matches!(
+        lock.try_lock_shared(),
+        Err(std::fs::TryLockError::WouldBlock)
+    )
+}
+
+/// How the next record must link back.
+#[derive(Debug, Clone, Copy)]
+enum Link {
+    /// To this hash.
+    To(Hash),
+    /// The record before was modified: to the hash it carries or the one it has.
+    Either(Hash, Hash),
+    /// The line before could not be read: anything goes.
+    Unknown,
+}
+
+impl Link {
+    fn accepts(&self, prev: Hash) -> bool {
+        match *self {
+            Link::To(hash) => prev == hash,
+            Link::Either(a, b) => prev == a || prev == b,
+            Link::Unknown => true,
+        }
+    }
+}
+
+/// A run of seqs skipped so far: missing unless later records fill it.
+#[derive(Debug, Clone)]
+struct Gap {
+    start: u64,
+    end: u64,
+    segment: Option<PathBuf>,
+    offset: u64,
+}
+
+const RECENT: usize = 4096;
+
+/// The state machine that reads lines in log order.
+struct ChainCheck {
+    expected: u64,
+    link: Link,
+    unreadable_since_record: u64,
+    gaps: Vec<Gap>,
+    recent: Vec<Option<(u64, Hash)>>,
+    findings: Vec<Finding>,
+    records: u64,
+    first_seq: Option<u64>,
+    last_seq: Option<u64>,
+    head: Option<Hash>,
+    bytes: u64,
+    segments: usize,
+    live: bool,
+    in_flight_bytes: u64,
+}
+
+impl ChainCheck {
+    fn new() -> Self {
+        ChainCheck {
+            expected: 0,
+            link: Link::To(GENESIS),
+            unreadable_since_record: 0,
+            gaps: Vec::new(),
+            recent: vec![None; RECENT],
+            findings: Vec::new(),
+            records: 0,
+            first_seq: None,
+            last_seq: None,
+            head: None,
+            bytes: 0,
+            segments: 0,
+            live: false,
+            in_flight_bytes: 0,
+        }
+    }
+
+    fn report(
+        &mut self,
+        code: FindingCode,
+        seq: Option<u64>,
+        segment: Option<&Path>,
+        offset: u64,
+        message: String,
+    ) {
+        self.findings.push(Finding {
+            code,
+            seq,
+            segment: segment.map(Path::to_owned),
+            offset,
+            message,
+        });
+    }
+
+    /// Checks complete lines (each ending in `\n`) that start at `base` in their segment.
+    fn lines(&mut self, bytes: &[u8], base: u64, segment: Option<&Path>) {
+        self.bytes += bytes.len() as u64;
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', bytes) {
+            self.line(&bytes[start..end], base + start as u64, segment);
+            start = end + 1;
+        }
+    }
+
+    fn line(&mut self, line: &[u8], offset: u64, segment: Option<&Path>) {
+        let view = match chain::frame(line) {
+            Ok(view) => view,
+            Err(FramingError::UnsupportedVersion(version)) => {
+                self.unreadable();
+                self.report(
+                    FindingCode::UnsupportedVersion,
+                    None,
+                    segment,
+                    offset,
+                    format!("format version {version} is not supported by this verifier"),
+                );
+                return;
+            }
+            Err(FramingError::Malformed(why)) => {
+                self.unreadable();
+                self.report(
+                    FindingCode::Malformed,
+                    None,
+                    segment,
+                    offset,
+                    format!("not a record: {why}"),
+                );
+                return;
+            }
+        };
+        self.records += 1;
+        let seq = view.seq;
+        let computed = view.computed_hash();
+        let modified = computed != view.stored_hash;
+        if modified {
+            self.report(
+                FindingCode::Modified,
+                Some(seq),
+                segment,
+                offset,
+                format!(
+                    "record hashes to {computed}, but carries {}",
+                    view.stored_hash
+                ),
+            );
+        }
+        self.first_seq = Some(self.first_seq.map_or(seq, |s| s.min(seq)));
+        self.last_seq = Some(self.last_seq.map_or(seq, |s| s.max(seq)));
+
+        if seq < self.expected {
+            self.earlier_seq(seq, view.stored_hash, modified, segment, offset);
+            return;
+        }
+        if seq > self.expected {
+            // Unreadable lines just before may be the records that seem absent.
+            let skipped = seq - self.expected;
+            let unexplained = skipped.saturating_sub(self.unreadable_since_record);
+            if unexplained > 0 {
+                self.gaps.push(Gap {
+                    start: seq - unexplained,
+                    end: seq,
+                    segment: segment.map(Path::to_owned),
+                    offset,
+                });
+            }
+        } else if !modified && !self.link.accepts(view.prev) {
+            self.report(
+                FindingCode::BrokenLink,
+                Some(seq),
+                segment,
+                offset,
+                format!(
+                    "prev is {}, but the record before hashes to {}",
+                    view.prev,
+                    self.expected_prev()
+                ),
+            );
+        }
+        self.expected = seq + 1;
+        self.link = if modified {
+            Link::Either(view.stored_hash, computed)
+        } else {
+            Link::To(view.stored_hash)
+        };
+        self.head = Some(view.stored_hash);
+        self.unreadable_since_record = 0;
+        self.recent[(seq % RECENT as u64) as usize] = Some((seq, view.stored_hash));
+    }
+
+    fn expected_prev(&self) -> String {
+        match self.link {
+            Link::To(hash) | Link::Either(hash, _) => hash.to_string(),
+            Link::Unknown => "?".into(),
+        }
+    }
+
+    fn unreadable(&mut self) {
+        self.unreadable_since_record += 1;
+        self.link = Link::Unknown;
+    }
+
+    /// A record whose seq is below the one expected next.
+    fn earlier_seq(
+        &mut self,
+        seq: u64,
+        hash: Hash,
+        modified: bool,
+        segment: Option<&Path>,
+        offset: u64,
+    ) {
+        if let Some(index) = self.gaps.iter().position(|g| g.start <= seq && seq < g.end) {
+            let gap = self.gaps.remove(index);
+            if gap.start < seq {
+                self.gaps.insert(
+                    index,
+                    Gap {
+                        end: seq,
+                        ..gap.clone()
+                    },
+                );
+            }
+            if seq + 1 < gap.end {
+                self.gaps.insert(
+                    index + usize::from(gap.start < seq),
+                    Gap {
+                        start: seq + 1,
+                        ..gap
+                    },
+                );
+            }
+            self.report(
+                FindingCode::OutOfOrder,
+                Some(seq),
+                segment,
+                offset,
+                format!("seq {seq} comes after seq {}", self.expected - 1),
+            );
+        } else {
+            let seen = self.recent[(seq % RECENT as u64) as usize];
+            let message = match seen {
+                Some((seen_seq, seen_hash)) if seen_seq == seq && seen_hash == hash => {
+                    format!("seq {seq} appears again, identical")
+                }
+                Some((seen_seq, _)) if seen_seq == seq => {
+                    format!("seq {seq} appears again, with different content")
+                }
+                _ => String::new(),
+            };
+            if message.is_empty() || modified {
+                self.report(
+                    FindingCode::OutOfOrder,
+                    Some(seq),
+                    segment,
+                    offset,
+                    format!("seq {seq} comes after seq {}", self.expected - 1),
+                );
+            } else {
+                self.report(FindingCode::Duplicate, Some(seq), segment, offset, message);
+            }
+        }
+    }
+
+    /// Handles the bytes after the last newline of a segment.
+    fn tail(&mut self, bytes: &[u8], offset: u64, segment: Option<&Path>, last: bool, live: bool) {
+        if bytes.is_empty() {
+            return;
+        }
+        if live {
+            self.live = true;
+            self.in_flight_bytes += bytes.len() as u64;
+            return;
+        }
+        self.bytes += bytes.len() as u64;
+        let seq = chain::frame_prefix_seq(bytes);
+        if last {
+            self.report(
+                FindingCode::TornTail,
+                seq,
+                segment,
+                offset,
+                format!(
+                    "the log ends in {} bytes of an unfinished line (a crash mid-write)",
+                    bytes.len()
+                ),
+            );
+        } else {
+            self.unreadable();
+            self.report(
+                FindingCode::Malformed,
+                seq,
+                segment,
+                offset,
+                "segment does not end with a complete line".into(),
+            );
+        }
+    }
+
+    fn finish(mut self) -> Report {
+        for gap in std::mem::take(&mut self.gaps) {
+            let count = gap.end - gap.start;
+            let message = if count == 1 {
+                format!("seq {} is missing", gap.start)
+            } else {
+                format!(
+                    "{count} records are missing: seq {}..{}",
+                    gap.start,
+                    gap.end - 1
+                )
+            };
+            self.findings.push(Finding {
+                code: FindingCode::Missing,
+                seq: Some(gap.start),
+                segment: gap.segment,
+                offset: gap.offset,
+                message,
+            });
+        }
+        self.findings
+            .sort_by(|a, b| (&a.segment, a.offset).cmp(&(&b.segment, b.offset)));
+        Report {
+            records: self.records,
+            first_seq: self.first_seq,
+            last_seq: self.last_seq,
+            head: self.head,
+            bytes: self.bytes,
+            segments: self.segments,
+            live: self.live,
+            in_flight_bytes: self.in_flight_bytes,
+            findings: self.findings,
+        }
+    }
+}

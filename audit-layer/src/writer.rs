@@ -1,0 +1,1125 @@
+//! The lossless writer: a bounded queue in front of a thread that gives each
+//! record its seq, links and seals it, and writes batches to a [`Sink`].
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use serde_json::json;
+
+use crate::ack::{self, Ack, AckSender};
+use crate::chain::ChainHead;
+use crate::record::{AuditEvent, RecordDefaults, encode_line};
+use crate::sink::{Batch, BatchRecord, Recovery, Repair, Sink};
+use crate::time::Timestamp;
+use crate::{FailureKind, Outcome};
+
+/// When written records reach stable storage.
+///
+/// Whatever the mode, a record submitted with
+/// [`AuditHandle::submit_acked`] is acknowledged only once it is synced, and
+/// [`flush`](AuditHandle::flush) and shutdown sync everything before them.
+///
+/// | mode | a record is on stable storage | lost on power failure, at most |
+/// |---|---|---|
+/// | `GroupCommit` (default) | before its batch is acknowledged | nothing acknowledged; the batch being written |
+/// | `Interval(d)` | within `d` of being written | the last `d` of records |
+/// | `Buffered` | when the OS decides, or on flush/shutdown | whatever the OS had not written back |
+///
+/// A process crash (as opposed to a machine crash) loses nothing written, in
+/// any mode: written bytes are in the OS page cache.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use audit_layer::{AuditWriter, Durability};
+/// let builder = AuditWriter::builder().durability(Durability::Interval(Duration::from_millis(50)));
+/// # let _ = builder;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Durability {
+    /// fsync after every batch, before acknowledging it. Many records share
+    /// one fsync: the batch is everything queued while the last one ran.
+    #[default]
+    GroupCommit,
+    /// fsync at most once per interval.
+    Interval(Duration),
+    /// Leave write-back to the OS.
+    Buffered,
+}
+
+/// What the writer does when the sink fails (disk full, EIO, permission denied).
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{AuditWriter, FailurePolicy};
+/// let builder = AuditWriter::builder().failure_policy(FailurePolicy::FailRecords);
+/// # let _ = builder;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum FailurePolicy {
+    /// Keep the records and retry, backing off up to one second between
+    /// attempts, until the sink recovers. The queue absorbs the outage until
+    /// it is full; then audited calls block. Nothing is lost; when the sink
+    /// recovers, an `audit.outage` record notes when it began and ended.
+    ///
+    /// The default: an audit trail that silently misses actions is worse
+    /// than a service that slows down while its disk is full.
+    #[default]
+    BlockAndRetry,
+    /// Give up on the failing batch: its records are counted as failed,
+    /// callers waiting on an [`Ack`] get the error, and an `audit.outage`
+    /// record with the number lost is written when the sink recovers.
+    FailRecords,
+    /// Print the error and abort the process, as auditd's `halt` does.
+    Abort,
+}
+
+/// Why a record was not written durably.
+///
+/// # Examples
+///
+/// ```
+/// let error = audit_layer::WriteError::WriterGone;
+/// assert_eq!(error.to_string(), "the audit writer has stopped");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// The sink refused the write.
+    #[error("the audit sink failed: {message}")]
+    Sink {
+        /// The I/O error kind.
+        kind: io::ErrorKind,
+        /// The I/O error text.
+        message: String,
+    },
+    /// The write went through but could not be synced to stable storage.
+    #[error("syncing the audit log to stable storage failed: {message}")]
+    Sync {
+        /// The I/O error kind.
+        kind: io::ErrorKind,
+        /// The I/O error text.
+        message: String,
+    },
+    /// The writer thread is gone (shut down, or died).
+    #[error("the audit writer has stopped")]
+    WriterGone,
+}
+
+impl WriteError {
+    fn sink(error: &io::Error) -> Self {
+        WriteError::Sink {
+            kind: error.kind(),
+            message: error.to_string(),
+        }
+    }
+
+    fn sync(error: &io::Error) -> Self {
+        WriteError::Sync {
+            kind: error.kind(),
+            message: error.to_string(),
+        }
+    }
+}
+
+/// A record refused because the writer has shut down. The event is handed back.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{AuditEvent, AuditWriter, MemorySink};
+/// let (sink, _log) = MemorySink::new();
+/// let (handle, guard) = AuditWriter::builder().spawn(sink)?;
+/// guard.shutdown(std::time::Duration::from_secs(5))?;
+/// let refused = handle.submit(AuditEvent::builder("late").build()).unwrap_err();
+/// assert_eq!(refused.event.action(), "late");
+/// assert_eq!(handle.stats().rejected, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error("the audit writer has shut down; the record was not accepted")]
+pub struct SubmitError {
+    /// The event that was not accepted.
+    pub event: Box<AuditEvent>,
+}
+
+/// What a writer did, as of its shutdown.
+///
+/// # Examples
+///
+/// See [`WriterGuard::shutdown`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Records written over the writer's life, system records included.
+    pub written: u64,
+    /// Records given up under [`FailurePolicy::FailRecords`].
+    pub failed: u64,
+    /// The seq the next record would get.
+    pub next_seq: u64,
+}
+
+/// Why a shutdown did not end cleanly.
+///
+/// # Examples
+///
+/// ```
+/// let error = audit_layer::ShutdownError::TimedOut { unwritten: 3 };
+/// assert!(error.to_string().contains("3 records"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShutdownError {
+    /// The writer could not write everything before the timeout (the sink
+    /// was failing); `unwritten` records were abandoned.
+    #[error("the audit writer did not finish in time: {unwritten} records were not written")]
+    TimedOut {
+        /// Records accepted but not written.
+        unwritten: u64,
+    },
+    /// Everything was written but the final sync failed.
+    #[error("the final sync of the audit log failed: {0}")]
+    Sync(WriteError),
+}
+
+/// A snapshot of a writer's counters.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{AuditEvent, AuditWriter, MemorySink};
+/// let (sink, _log) = MemorySink::new();
+/// let (handle, _guard) = AuditWriter::builder().spawn(sink)?;
+/// handle.submit(AuditEvent::builder("a").build())?;
+/// handle.flush()?;
+/// let stats = handle.stats();
+/// assert_eq!((stats.submitted, stats.written, stats.failed), (1, 1, 0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriterStats {
+    /// Events accepted into the queue.
+    pub submitted: u64,
+    /// Records appended to the sink, system records included.
+    pub written: u64,
+    /// Records given up under [`FailurePolicy::FailRecords`].
+    pub failed: u64,
+    /// Events refused because the writer had shut down.
+    pub rejected: u64,
+    /// Failed sink operations (appends, syncs, recoveries), retries included.
+    pub write_errors: u64,
+    /// Events waiting in the queue.
+    pub queue_depth: usize,
+    /// The seq the next record gets.
+    pub next_seq: u64,
+    /// Whether the sink is failing right now.
+    pub failing: bool,
+    /// The text of the most recent sink error.
+    pub last_error: Option<String>,
+}
+
+/// Entry point: `AuditWriter::builder()...spawn(sink)`.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{AuditEvent, AuditWriter, Durability, FileSink};
+///
+/// let dir = tempfile::tempdir()?;
+/// let (handle, guard) = AuditWriter::builder()
+///     .durability(Durability::GroupCommit)
+///     .service("blog-api")
+///     .spawn(FileSink::open(dir.path())?)?;
+/// handle.submit(AuditEvent::builder("session.login").actor("alice").build())?;
+/// let report = guard.shutdown(std::time::Duration::from_secs(5))?;
+/// assert_eq!(report.written, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct AuditWriter {
+    _private: (),
+}
+
+impl AuditWriter {
+    /// A builder with default settings.
+    ///
+    /// # Examples
+    ///
+    /// See [`AuditWriter`].
+    pub fn builder() -> WriterBuilder {
+        WriterBuilder::default()
+    }
+}
+
+/// Configures and starts a writer; see [`AuditWriter::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{AuditWriter, FailurePolicy, MemorySink};
+/// let (sink, _log) = MemorySink::new();
+/// let (_handle, _guard) = AuditWriter::builder()
+///     .queue_capacity(1024)
+///     .failure_policy(FailurePolicy::BlockAndRetry)
+///     .spawn(sink)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "call .spawn(sink) to start the writer"]
+pub struct WriterBuilder {
+    queue_capacity: usize,
+    max_batch_records: usize,
+    durability: Durability,
+    failure_policy: FailurePolicy,
+    drop_timeout: Duration,
+    defaults: RecordDefaults,
+}
+
+impl Default for WriterBuilder {
+    fn default() -> Self {
+        WriterBuilder {
+            queue_capacity: 8192,
+            max_batch_records: 4096,
+            durability: Durability::default(),
+            failure_policy: FailurePolicy::default(),
+            drop_timeout: Duration::from_secs(10),
+            defaults: RecordDefaults {
+                service: None,
+                host: gethostname::gethostname().into_string().ok(),
+            },
+        }
+    }
+}
+
+impl WriterBuilder {
+    /// How many events may wait for the writer (8192 by default). A full
+    /// queue blocks submitters: it never drops.
+    ///
+    /// # Examples
+    ///
+    /// See [`WriterBuilder`].
+    pub fn queue_capacity(mut self, events: usize) -> Self {
+        self.queue_capacity = events.max(1);
+        self
+    }
+
+    /// The most records one batch (one write, one fsync) carries (4096 by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = audit_layer::AuditWriter::builder().max_batch_records(1);
+    /// # let _ = builder;
+    /// ```
+    pub fn max_batch_records(mut self, records: usize) -> Self {
+        self.max_batch_records = records.max(1);
+        self
+    }
+
+    /// When records reach stable storage; see [`Durability`].
+    ///
+    /// # Examples
+    ///
+    /// See [`Durability`].
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// What to do when the sink fails; see [`FailurePolicy`].
+    ///
+    /// # Examples
+    ///
+    /// See [`FailurePolicy`].
+    pub fn failure_policy(mut self, policy: FailurePolicy) -> Self {
+        self.failure_policy = policy;
+        self
+    }
+
+    /// The `service` field of records that do not name one.
+    ///
+    /// # Examples
+    ///
+    /// See [`AuditWriter`].
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.defaults.service = Some(service.into());
+        self
+    }
+
+    /// The `host` field of records that do not name one (the hostname by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = audit_layer::AuditWriter::builder().host("web-1");
+    /// # let _ = builder;
+    /// ```
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.defaults.host = Some(host.into());
+        self
+    }
+
+    /// How long dropping the [`WriterGuard`] waits for the queue to drain
+    /// (10 s by default). [`WriterGuard::shutdown`] takes its own timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = audit_layer::AuditWriter::builder().drop_timeout(std::time::Duration::from_secs(30));
+    /// # let _ = builder;
+    /// ```
+    pub fn drop_timeout(mut self, timeout: Duration) -> Self {
+        self.drop_timeout = timeout;
+        self
+    }
+
+    /// Recovers the sink's chain and starts the writer thread.
+    ///
+    /// Repairs made during recovery (a torn tail, say) are the first records written.
+    ///
+    /// # Errors
+    ///
+    /// The sink's recovery error, or the error of spawning the thread.
+    ///
+    /// # Examples
+    ///
+    /// See [`AuditWriter`].
+    pub fn spawn<S: Sink>(self, mut sink: S) -> io::Result<(AuditHandle, WriterGuard)> {
+        let recovery = sink.recover()?;
+        let (sender, receiver) = crossbeam_channel::bounded(self.queue_capacity);
+        let shared = Arc::new(Shared::new(recovery.head.next_seq));
+        let worker = Worker {
+            sink,
+            receiver,
+            shared: Arc::clone(&shared),
+            head: recovery.head,
+            defaults: self.defaults,
+            durability: self.durability,
+            policy: self.failure_policy,
+            max_batch_records: self.max_batch_records,
+            buf: Vec::with_capacity(1 << 20),
+            records: Vec::new(),
+            unsynced: false,
+            last_sync: Instant::now(),
+            trouble: None,
+        };
+        let repairs = recovery.repairs;
+        let thread = std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || worker.run(repairs))?;
+        let handle = AuditHandle { sender, shared };
+        let guard = WriterGuard {
+            handle: handle.clone(),
+            thread: Some(thread),
+            drop_timeout: self.drop_timeout,
+        };
+        Ok((handle, guard))
+    }
+}
+
+// Events travel by value: boxing them would cost an allocation per audited
+// call on the caller's thread; the queue's slots are allocated once.
+#[allow(clippy::large_enum_variant)]
+enum Message {
+    Record {
+        event: AuditEvent,
+        ack: Option<AckSender>,
+    },
+    Flush(AckSender),
+    Shutdown,
+}
+
+struct Shared {
+    submitted: AtomicU64,
+    written: AtomicU64,
+    failed: AtomicU64,
+    rejected: AtomicU64,
+    write_errors: AtomicU64,
+    next_seq: AtomicU64,
+    failing: AtomicBool,
+    closed: AtomicBool,
+    abandon: AtomicBool,
+    last_error: Mutex<Option<String>>,
+    finished: Mutex<Option<Finished>>,
+    finished_signal: Condvar,
+}
+
+#[derive(Debug, Clone)]
+struct Finished {
+    report: ShutdownReport,
+    unwritten: u64,
+    sync_error: Option<WriteError>,
+}
+
+impl Shared {
+    fn new(next_seq: u64) -> Self {
+        Shared {
+            submitted: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            write_errors: AtomicU64::new(0),
+            next_seq: AtomicU64::new(next_seq),
+            failing: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            abandon: AtomicBool::new(false),
+            last_error: Mutex::new(None),
+            finished: Mutex::new(None),
+            finished_signal: Condvar::new(),
+        }
+    }
+
+    fn note_error(&self, error: &dyn std::fmt::Display) {
+        self.write_errors.fetch_add(1, Ordering::Relaxed);
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
+    }
+}
+
+/// Submits events to a writer and reads its counters. Cheap to clone; every
+/// clone talks to the same writer.
+///
+/// # Examples
+///
+/// See [`AuditWriter`].
+#[derive(Clone)]
+pub struct AuditHandle {
+    sender: Sender<Message>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for AuditHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditHandle")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl AuditHandle {
+    #[allow(clippy::result_large_err)]
+    fn send(&self, message: Message) -> Result<(), Message> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(message);
+        }
+        self.sender.send(message).map_err(|error| error.0)
+    }
+
+    fn refused(&self, message: Message) -> SubmitError {
+        self.shared.rejected.fetch_add(1, Ordering::Relaxed);
+        match message {
+            Message::Record { event, .. } => SubmitError {
+                event: Box::new(event),
+            },
+            Message::Flush(_) | Message::Shutdown => unreachable!("only records are refused"),
+        }
+    }
+
+    /// Queues an event; blocks while the queue is full.
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError`] (with the event) once the writer has shut down.
+    ///
+    /// # Examples
+    ///
+    /// See [`AuditWriter`].
+    pub fn submit(&self, event: AuditEvent) -> Result<(), SubmitError> {
+        self.send(Message::Record { event, ack: None })
+            .map_err(|message| self.refused(message))?;
+        self.shared.submitted.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Queues an event and returns an [`Ack`] that resolves once the record is
+    /// synced to stable storage (whatever the [`Durability`]).
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError`] (with the event) once the writer has shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use audit_layer::{AuditEvent, AuditWriter, MemorySink};
+    /// let (sink, log) = MemorySink::new();
+    /// let (handle, _guard) = AuditWriter::builder().spawn(sink)?;
+    /// handle.submit_acked(AuditEvent::builder("export").build())?.wait()?;
+    /// assert_eq!(log.records()?.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn submit_acked(&self, event: AuditEvent) -> Result<Ack, SubmitError> {
+        let (sender, ack) = ack::channel();
+        self.send(Message::Record {
+            event,
+            ack: Some(sender),
+        })
+        .map_err(|message| self.refused(message))?;
+        self.shared.submitted.fetch_add(1, Ordering::Relaxed);
+        Ok(ack)
+    }
+
+    /// Waits until everything submitted before this call is written and
+    /// synced.
+    ///
+    /// Works the same whether the writer's guard is held by `main` or the
+    /// subscriber is installed globally and never dropped.
+    ///
+    /// # Errors
+    ///
+    /// The [`WriteError`] of the write or sync, or
+    /// [`WriteError::WriterGone`] after shutdown.
+    ///
+    /// # Examples
+    ///
+    /// See [`MemorySink`](crate::MemorySink).
+    pub fn flush(&self) -> Result<(), WriteError> {
+        let (sender, ack) = ack::channel();
+        self.send(Message::Flush(sender))
+            .map_err(|_| WriteError::WriterGone)?;
+        ack.wait()
+    }
+
+    /// Stops accepting events, writes and syncs everything accepted, and stops
+    /// the writer thread, waiting at most `timeout`.
+    ///
+    /// Calling it again (or dropping the guard afterwards) returns the same outcome.
+    ///
+    /// # Errors
+    ///
+    /// [`ShutdownError::TimedOut`] with the number of records abandoned when
+    /// the sink kept failing past the timeout; [`ShutdownError::Sync`] when
+    /// the last sync failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use audit_layer::{AuditEvent, AuditWriter, MemorySink};
+    /// let (sink, _log) = MemorySink::new();
+    /// let (handle, _guard) = AuditWriter::builder().spawn(sink)?;
+    /// handle.submit(AuditEvent::builder("a").build())?;
+    /// let report = handle.shutdown(Duration::from_secs(5))?;
+    /// assert_eq!(report.next_seq, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shutdown(&self, timeout: Duration) -> Result<ShutdownReport, ShutdownError> {
+        let deadline = Instant::now() + timeout;
+        if !self.shared.closed.swap(true, Ordering::AcqRel) {
+            // The queue may be full behind a failing sink; do not wait past the deadline.
+            let _ = self.sender.send_deadline(Message::Shutdown, deadline);
+        }
+        let finished = self
+            .shared
+            .finished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (mut finished, _) = self
+            .shared
+            .finished_signal
+            .wait_timeout_while(
+                finished,
+                deadline.saturating_duration_since(Instant::now()),
+                |finished| finished.is_none(),
+            )
+            .unwrap_or_else(PoisonError::into_inner);
+        if finished.is_none() {
+            // Tell a worker stuck retrying a failing sink to give up, and wait
+            // for it to account for what it abandons.
+            self.shared.abandon.store(true, Ordering::Release);
+            let _ = self.sender.try_send(Message::Shutdown);
+            finished = self
+                .shared
+                .finished_signal
+                .wait_timeout_while(finished, Duration::from_secs(5), |f| f.is_none())
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        match finished.as_ref() {
+            None => Err(ShutdownError::TimedOut {
+                unwritten: self.sender.len() as u64,
+            }),
+            Some(done) if done.unwritten > 0 => Err(ShutdownError::TimedOut {
+                unwritten: done.unwritten,
+            }),
+            Some(Finished {
+                sync_error: Some(error),
+                ..
+            }) => Err(ShutdownError::Sync(error.clone())),
+            Some(done) => Ok(done.report.clone()),
+        }
+    }
+
+    /// A snapshot of the writer's counters.
+    ///
+    /// # Examples
+    ///
+    /// See [`WriterStats`].
+    pub fn stats(&self) -> WriterStats {
+        let shared = &self.shared;
+        WriterStats {
+            submitted: shared.submitted.load(Ordering::Relaxed),
+            written: shared.written.load(Ordering::Relaxed),
+            failed: shared.failed.load(Ordering::Relaxed),
+            rejected: shared.rejected.load(Ordering::Relaxed),
+            write_errors: shared.write_errors.load(Ordering::Relaxed),
+            queue_depth: self.sender.len(),
+            next_seq: shared.next_seq.load(Ordering::Relaxed),
+            failing: shared.failing.load(Ordering::Relaxed),
+            last_error: shared
+                .last_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        }
+    }
+}
+
+/// Keeps the writer running; dropping it flushes and stops the writer.
+///
+/// Hold it in `main` for the life of the program. For an explicit result
+/// (and a chosen timeout), call [`shutdown`](WriterGuard::shutdown) instead
+/// of dropping it. When the guard cannot be kept (the subscriber is global
+/// and outlives `main`'s scope, say), call [`AuditHandle::shutdown`] before
+/// exiting.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{AuditEvent, AuditWriter, MemorySink};
+/// let (sink, log) = MemorySink::new();
+/// let (handle, guard) = AuditWriter::builder().spawn(sink)?;
+/// handle.submit(AuditEvent::builder("a").build())?;
+/// drop(guard); // waits for the record to be written
+/// assert_eq!(log.records()?.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "dropping the guard stops the writer; keep it alive as long as records are made"]
+pub struct WriterGuard {
+    handle: AuditHandle,
+    thread: Option<JoinHandle<()>>,
+    drop_timeout: Duration,
+}
+
+impl std::fmt::Debug for WriterGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriterGuard")
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WriterGuard {
+    /// The handle of the writer this guard keeps.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let (sink, _log) = audit_layer::MemorySink::new();
+    /// let (_handle, guard) = audit_layer::AuditWriter::builder().spawn(sink)?;
+    /// assert_eq!(guard.handle().stats().written, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn handle(&self) -> &AuditHandle {
+        &self.handle
+    }
+
+    /// Like [`AuditHandle::shutdown`], and also joins the writer thread.
+    ///
+    /// # Errors
+    ///
+    /// See [`AuditHandle::shutdown`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # let (sink, _log) = audit_layer::MemorySink::new();
+    /// let (handle, guard) = audit_layer::AuditWriter::builder().spawn(sink)?;
+    /// handle.submit(audit_layer::AuditEvent::builder("a").build())?;
+    /// let report = guard.shutdown(Duration::from_secs(5))?;
+    /// assert_eq!((report.written, report.failed), (1, 0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shutdown(mut self, timeout: Duration) -> Result<ShutdownReport, ShutdownError> {
+        self.finish(timeout)
+    }
+
+    fn finish(&mut self, timeout: Duration) -> Result<ShutdownReport, ShutdownError> {
+        let result = self.handle.shutdown(timeout);
+        let finished = self
+            .handle
+            .shared
+            .finished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some();
+        if let Some(thread) = self.thread.take().filter(|_| finished) {
+            let _ = thread.join();
+        }
+        result
+    }
+}
+
+impl Drop for WriterGuard {
+    fn drop(&mut self) {
+        if self.thread.is_some()
+            && let Err(error) = self.finish(self.drop_timeout)
+        {
+            // Drop cannot return the error; an audit loss must not be silent.
+            eprintln!("audit-layer: {error}");
+        }
+    }
+}
+
+/// What went wrong with the sink since the last successful write.
+struct Trouble {
+    since: Timestamp,
+    error: String,
+    attempts: u64,
+    lost: u64,
+}
+
+struct Worker<S: Sink> {
+    sink: S,
+    receiver: Receiver<Message>,
+    shared: Arc<Shared>,
+    head: ChainHead,
+    defaults: RecordDefaults,
+    durability: Durability,
+    policy: FailurePolicy,
+    max_batch_records: usize,
+    buf: Vec<u8>,
+    records: Vec<BatchRecord>,
+    unsynced: bool,
+    last_sync: Instant,
+    trouble: Option<Trouble>,
+}
+
+#[derive(Default)]
+struct Pending {
+    events: Vec<(AuditEvent, Option<AckSender>)>,
+    flushes: Vec<AckSender>,
+    shutdown: bool,
+}
+
+impl Pending {
+    fn take(&mut self, message: Message) {
+        match message {
+            Message::Record { event, ack } => self.events.push((event, ack)),
+            Message::Flush(ack) => self.flushes.push(ack),
+            Message::Shutdown => self.shutdown = true,
+        }
+    }
+
+    fn wants_sync(&self) -> bool {
+        !self.flushes.is_empty() || self.shutdown || self.events.iter().any(|(_, a)| a.is_some())
+    }
+}
+
+#[allow(clippy::large_enum_variant)]
+enum Next {
+    Message(Message),
+    Idle,
+    Closed,
+}
+
+enum Committed {
+    Written,
+    Abandoned(u64),
+}
+
+impl<S: Sink> Worker<S> {
+    fn run(mut self, repairs: Vec<Repair>) {
+        let mut pending = Pending::default();
+        for repair in repairs {
+            let details = serde_json::to_value(&repair).unwrap_or_default();
+            pending.events.push((
+                AuditEvent::system(repair.action(), Outcome::Success, details),
+                None,
+            ));
+        }
+        let mut unwritten = 0;
+        loop {
+            if pending.events.is_empty() && !pending.shutdown {
+                match self.next_message() {
+                    Next::Message(message) => pending.take(message),
+                    Next::Idle => {}
+                    Next::Closed => break,
+                }
+            }
+            while pending.events.len() < self.max_batch_records
+                && pending.flushes.is_empty()
+                && !pending.shutdown
+            {
+                match self.receiver.try_recv() {
+                    Ok(message) => pending.take(message),
+                    Err(_) => break,
+                }
+            }
+            let batch = std::mem::take(&mut pending);
+            let shutdown = batch.shutdown;
+            if let Committed::Abandoned(count) = self.commit(batch) {
+                unwritten += count;
+            }
+            if shutdown {
+                break;
+            }
+        }
+        // Events accepted just before the shutdown message are written too.
+        while let Ok(message) = self.receiver.try_recv() {
+            let mut late = Pending::default();
+            late.take(message);
+            if let Committed::Abandoned(count) = self.commit(late) {
+                unwritten += count;
+            }
+        }
+        let sync_error = match self.sink.sync() {
+            Ok(()) => None,
+            Err(error) => {
+                self.shared.note_error(&error);
+                Some(WriteError::sync(&error))
+            }
+        };
+        let report = ShutdownReport {
+            written: self.shared.written.load(Ordering::Relaxed),
+            failed: self.shared.failed.load(Ordering::Relaxed),
+            next_seq: self.head.next_seq,
+        };
+        *self
+            .shared
+            .finished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Finished {
+            report,
+            unwritten,
+            sync_error,
+        });
+        self.shared.finished_signal.notify_all();
+    }
+
+    fn next_message(&mut self) -> Next {
+        // Once closed, a full queue may have kept the shutdown message out:
+        // stop when the queue is drained rather than wait for it.
+        if self.shared.closed.load(Ordering::Acquire) && self.receiver.is_empty() {
+            return Next::Closed;
+        }
+        let received = match self.durability {
+            Durability::Interval(interval) if self.unsynced => {
+                match self.receiver.recv_deadline(self.last_sync + interval) {
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.sync_now();
+                        return Next::Idle;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => return Next::Closed,
+                    Ok(message) => Some(message),
+                }
+            }
+            // Blocking is safe: the queue is empty, so a shutdown message fits in it.
+            _ => self.receiver.recv().ok(),
+        };
+        match received {
+            Some(message) => Next::Message(message),
+            // Every sender is gone: nothing more can arrive.
+            None => Next::Closed,
+        }
+    }
+
+    fn sync_now(&mut self) -> Option<WriteError> {
+        match self.sink.sync() {
+            Ok(()) => {
+                self.unsynced = false;
+                self.last_sync = Instant::now();
+                None
+            }
+            Err(error) => {
+                self.shared.note_error(&error);
+                Some(WriteError::sync(&error))
+            }
+        }
+    }
+
+    /// Encodes `events` after the current head (prefixed by an outage note if
+    /// the sink had been failing) into the batch buffer.
+    fn encode(&mut self, events: &[(AuditEvent, Option<AckSender>)]) -> (ChainHead, usize) {
+        self.buf.clear();
+        self.records.clear();
+        let mut head = self.head;
+        let mut notes = 0;
+        if let Some(trouble) = &self.trouble {
+            let note = outage_note(trouble, events.len());
+            head = self.encode_one(&note, head);
+            notes = 1;
+        }
+        for (event, _) in events {
+            head = self.encode_one(event, head);
+        }
+        (head, notes)
+    }
+
+    fn encode_one(&mut self, event: &AuditEvent, head: ChainHead) -> ChainHead {
+        let hash = encode_line(
+            &mut self.buf,
+            event,
+            head.next_seq,
+            head.prev,
+            &self.defaults,
+        );
+        self.records.push(BatchRecord {
+            seq: head.next_seq,
+            hash,
+            end: self.buf.len(),
+        });
+        ChainHead {
+            next_seq: head.next_seq + 1,
+            prev: hash,
+        }
+    }
+
+    fn commit(&mut self, pending: Pending) -> Committed {
+        let wants_sync = pending.wants_sync();
+        let Pending {
+            mut events,
+            flushes,
+            ..
+        } = pending;
+        let mut backoff = Duration::from_millis(10);
+        let outcome = loop {
+            if events.is_empty() && self.trouble.is_none() {
+                break Ok(());
+            }
+            let (head, notes) = self.encode(&events);
+            let error = match self.sink.append(&Batch::new(&self.buf, &self.records)) {
+                Ok(()) => {
+                    self.head = head;
+                    self.unsynced = true;
+                    self.trouble = None;
+                    self.shared.failing.store(false, Ordering::Relaxed);
+                    self.shared
+                        .written
+                        .fetch_add((events.len() + notes) as u64, Ordering::Relaxed);
+                    self.shared.next_seq.store(head.next_seq, Ordering::Relaxed);
+                    break Ok(());
+                }
+                Err(error) => error,
+            };
+            self.shared.note_error(&error);
+            self.shared.failing.store(true, Ordering::Relaxed);
+            let trouble = self.trouble.get_or_insert_with(|| Trouble {
+                since: Timestamp::now(),
+                error: String::new(),
+                attempts: 0,
+                lost: 0,
+            });
+            trouble.attempts += 1;
+            trouble.error = error.to_string();
+            let failure = WriteError::sink(&error);
+            match self.policy {
+                FailurePolicy::Abort => {
+                    eprintln!(
+                        "audit-layer: the audit sink failed ({error}); aborting as the failure policy requires"
+                    );
+                    std::process::abort();
+                }
+                FailurePolicy::FailRecords => {
+                    trouble.lost += events.len() as u64;
+                    self.shared
+                        .failed
+                        .fetch_add(events.len() as u64, Ordering::Relaxed);
+                    for (_, ack) in events.drain(..) {
+                        if let Some(ack) = ack {
+                            ack.send(Err(failure.clone()));
+                        }
+                    }
+                    self.resync_head();
+                    break Err(failure);
+                }
+                FailurePolicy::BlockAndRetry => {
+                    if self.shared.abandon.load(Ordering::Acquire) {
+                        let abandoned = events.len() as u64;
+                        for (_, ack) in events.drain(..) {
+                            if let Some(ack) = ack {
+                                ack.send(Err(failure.clone()));
+                            }
+                        }
+                        for flush in flushes {
+                            flush.send(Err(failure.clone()));
+                        }
+                        return Committed::Abandoned(abandoned);
+                    }
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    self.resync_head();
+                }
+            }
+        };
+        let sync_error = if outcome.is_ok()
+            && self.unsynced
+            && (wants_sync || self.durability == Durability::GroupCommit || self.interval_due())
+        {
+            self.sync_now()
+        } else {
+            None
+        };
+        let result = match (outcome, sync_error) {
+            (Err(error), _) => Err(error),
+            (Ok(()), Some(error)) => Err(error),
+            (Ok(()), None) => Ok(()),
+        };
+        for (_, ack) in events {
+            if let Some(ack) = ack {
+                ack.send(result.clone());
+            }
+        }
+        for flush in flushes {
+            flush.send(result.clone());
+        }
+        Committed::Written
+    }
+
+    fn interval_due(&self) -> bool {
+        matches!(self.durability, Durability::Interval(interval) if self.last_sync.elapsed() >= interval)
+    }
+
+    /// After a failed append, learns from the sink where its chain really ends.
+    fn resync_head(&mut self) {
+        match self.sink.recover() {
+            Ok(Recovery { head, .. }) => self.head = head,
+            Err(error) => self.shared.note_error(&error),
+        }
+    }
+}
+
+fn outage_note(trouble: &Trouble, delayed: usize) -> AuditEvent {
+    let details = json!({
+        "since": trouble.since,
+        "until": Timestamp::now(),
+        "failed_attempts": trouble.attempts,
+        "last_error": trouble.error,
+        "records_lost": trouble.lost,
+        "records_delayed": if trouble.lost == 0 { delayed } else { 0 },
+    });
+    let outcome = if trouble.lost == 0 {
+        Outcome::Success
+    } else {
+        Outcome::failure(
+            FailureKind::Other("records_lost".into()),
+            format!(
+                "{} audit records were lost while the sink failed",
+                trouble.lost
+            ),
+        )
+    };
+    AuditEvent::system("audit.outage", outcome, details)
+}
