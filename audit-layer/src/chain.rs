@@ -118,11 +118,18 @@ impl Hash {
         if hex.len() != 64 {
             return None;
         }
+        // Branch-free: decode every pair, then check once whether any digit was invalid.
         let mut out = [0u8; 32];
+        let mut invalid = 0u8;
         for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-            *byte = (lower_hex_value(pair[0])? << 4) | lower_hex_value(pair[1])?;
+            let (high, low) = (
+                HEX_VALUE[usize::from(pair[0])],
+                HEX_VALUE[usize::from(pair[1])],
+            );
+            invalid |= high | low;
+            *byte = (high << 4) | (low & 0x0f);
         }
-        Some(Hash(out))
+        (invalid & 0xf0 == 0).then_some(Hash(out))
     }
 
     /// Writes the 64 lowercase hex digits into `out`.
@@ -135,12 +142,20 @@ impl Hash {
     }
 }
 
-fn lower_hex_value(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        _ => None,
+/// Value of each byte as a lowercase hex digit; 0xff for anything else.
+const HEX_VALUE: [u8; 256] = {
+    let mut table = [0xffu8; 256];
+    let mut digit = 0;
+    while digit < 16 {
+        table[b"0123456789abcdef"[digit] as usize] = digit as u8;
+        digit += 1;
     }
+    table
+};
+
+fn lower_hex_value(digit: u8) -> Option<u8> {
+    let value = HEX_VALUE[usize::from(digit)];
+    (value != 0xff).then_some(value)
 }
 
 impl fmt::Display for Hash {
@@ -158,7 +173,7 @@ impl fmt::Debug for Hash {
     }
 }
 
-/// The error of parsing a [`Hash`] from text.
+/// The error of parsing a [`Hash`](struct@Hash) from text.
 ///
 /// # Examples
 ///
@@ -232,6 +247,9 @@ impl ChainHead {
 /// One framed line, split into the parts the chain checks.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LineView<'a> {
+    /// The format version; framing is the same in every version, so a line
+    /// of an unknown version can still have its hash and link checked.
+    pub(crate) version: u64,
     pub(crate) seq: u64,
     pub(crate) prev: Hash,
     /// The hash the line claims for itself.
@@ -247,64 +265,100 @@ impl LineView<'_> {
     }
 }
 
-/// Why a line could not be framed.
+/// Why a line does not have the shape of a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FramingError {
-    /// A line that does not have the shape of any record.
-    Malformed(&'static str),
-    /// A well-begun record of a format version this build does not know.
-    UnsupportedVersion(u64),
-}
+pub(crate) struct FramingError(pub(crate) &'static str);
 
 /// Splits a line (without its newline) into seq, prev, stored hash and hashed bytes.
 pub(crate) fn frame(line: &[u8]) -> Result<LineView<'_>, FramingError> {
     let rest = line
         .strip_prefix(VERSION_KEY)
-        .ok_or(FramingError::Malformed("does not start with {\"v\":"))?;
-    let (version, rest) =
-        split_number(rest).ok_or(FramingError::Malformed("version is not a number"))?;
-    if version != u64::from(FORMAT_VERSION) {
-        return Err(FramingError::UnsupportedVersion(version));
-    }
+        .ok_or(FramingError("does not start with {\"v\":"))?;
+    let (version, rest) = split_number(rest).ok_or(FramingError("version is not a number"))?;
     let rest = rest
         .strip_prefix(SEQ_KEY)
-        .ok_or(FramingError::Malformed("seq does not follow the version"))?;
-    let (seq, rest) = split_number(rest).ok_or(FramingError::Malformed("seq is not a number"))?;
+        .ok_or(FramingError("seq does not follow the version"))?;
+    let (seq, rest) = split_number(rest).ok_or(FramingError("seq is not a number"))?;
     let rest = rest
         .strip_prefix(PREV_KEY)
-        .ok_or(FramingError::Malformed("prev does not follow seq"))?;
+        .ok_or(FramingError("prev does not follow seq"))?;
     let prev = rest
         .get(..64)
         .and_then(Hash::from_hex)
-        .ok_or(FramingError::Malformed(
-            "prev is not 64 lowercase hex digits",
-        ))?;
+        .ok_or(FramingError("prev is not 64 lowercase hex digits"))?;
     if rest.get(64..66) != Some(b"\",") {
-        return Err(FramingError::Malformed("prev is not followed by a field"));
+        return Err(FramingError("prev is not followed by a field"));
     }
     let consumed = line.len() - rest.len() + 66;
     if line.len() < consumed + HASH_SUFFIX_LEN {
-        return Err(FramingError::Malformed(
-            "line is too short to end with a hash",
-        ));
+        return Err(FramingError("line is too short to end with a hash"));
     }
     let split = line.len() - HASH_SUFFIX_LEN;
     let (hashed, suffix) = line.split_at(split);
     let hex = suffix
         .strip_prefix(HASH_KEY)
         .and_then(|s| s.strip_suffix(b"\"}"))
-        .ok_or(FramingError::Malformed(
+        .ok_or(FramingError(
             "line does not end with ,\"hash\":\"<64 hex>\"}",
         ))?;
-    let stored_hash = Hash::from_hex(hex).ok_or(FramingError::Malformed(
-        "hash is not 64 lowercase hex digits",
-    ))?;
+    let stored_hash =
+        Hash::from_hex(hex).ok_or(FramingError("hash is not 64 lowercase hex digits"))?;
     Ok(LineView {
+        version,
         seq,
         prev,
         stored_hash,
         hashed,
     })
+}
+
+/// Whether `partial` can be the beginning of a record line: a line cut short
+/// by a crash always is; foreign bytes almost never are.
+pub(crate) fn is_line_prefix(partial: &[u8]) -> bool {
+    enum Step {
+        Literal(&'static [u8]),
+        Number,
+        Hex64,
+    }
+    const STEPS: [Step; 7] = [
+        Step::Literal(VERSION_KEY),
+        Step::Number,
+        Step::Literal(SEQ_KEY),
+        Step::Number,
+        Step::Literal(PREV_KEY),
+        Step::Hex64,
+        Step::Literal(b"\","),
+    ];
+    let mut rest = partial;
+    for step in STEPS {
+        if rest.is_empty() {
+            return true;
+        }
+        match step {
+            Step::Literal(literal) => {
+                let n = literal.len().min(rest.len());
+                if rest[..n] != literal[..n] {
+                    return false;
+                }
+                rest = &rest[n..];
+            }
+            Step::Number => {
+                let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+                if digits == 0 {
+                    return false;
+                }
+                rest = &rest[digits..];
+            }
+            Step::Hex64 => {
+                let n = 64.min(rest.len());
+                if !rest[..n].iter().all(|&b| lower_hex_value(b).is_some()) {
+                    return false;
+                }
+                rest = &rest[n..];
+            }
+        }
+    }
+    !rest.contains(&b'\n')
 }
 
 /// The seq of a line that was cut short, if it got far enough to say.
@@ -369,20 +423,36 @@ mod tests {
     }
 
     #[test]
-    fn framing_refuses_other_versions_and_shapes() {
+    fn framing_is_the_same_for_every_version() {
         let v2 = sealed(&format!(
             "{{\"v\":2,\"seq\":1,\"prev\":\"{GENESIS}\",\"a\":1}}"
         ));
-        assert_eq!(
-            frame(&v2[..v2.len() - 1]).unwrap_err(),
-            FramingError::UnsupportedVersion(2)
-        );
+        let view = frame(&v2[..v2.len() - 1]).unwrap();
+        assert_eq!((view.version, view.seq), (2, 1));
+        assert_eq!(view.stored_hash, view.computed_hash());
+    }
+
+    #[test]
+    fn framing_refuses_other_shapes() {
         for bad in [
             &b"{}"[..],
             b"{\"v\":1,\"seq\":01,\"prev\":\"\"}",
             b"{\"v\":1,\"seq\":99999999999999999999999,\"prev\":\"\"}",
         ] {
-            assert!(matches!(frame(bad), Err(FramingError::Malformed(_))));
+            assert!(frame(bad).is_err());
+        }
+    }
+
+    #[test]
+    fn every_prefix_of_a_line_is_a_line_prefix_and_junk_is_not() {
+        let line = sealed(&format!(
+            "{{\"v\":1,\"seq\":7,\"prev\":\"{GENESIS}\",\"a\":1}}"
+        ));
+        for cut in 0..line.len() {
+            assert!(is_line_prefix(&line[..cut]), "cut at {cut}");
+        }
+        for junk in [&b"x"[..], b"{\"v\":x", b"{\"v\":1,\"seq\":2,\"prev\":\"g"] {
+            assert!(!is_line_prefix(junk));
         }
     }
 
@@ -394,6 +464,6 @@ mod tests {
         line.pop();
         let at = line.iter().rposition(|b| b.is_ascii_lowercase()).unwrap();
         line[at] = line[at].to_ascii_uppercase();
-        assert!(matches!(frame(&line), Err(FramingError::Malformed(_))));
+        assert!(matches!(frame(&line), Err(FramingError(_))));
     }
 }

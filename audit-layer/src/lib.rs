@@ -46,6 +46,7 @@
 mod ack;
 pub mod chain;
 mod changes;
+mod encode;
 mod record;
 mod segment;
 pub mod sink;
@@ -59,10 +60,30 @@ pub use record::{
     AuditEvent, AuditEventBuilder, AuditRecord, CodeLocation, FailureKind, Outcome, RecordKind,
     RecordParseError,
 };
-pub use sink::{FileSink, MemorySink};
+pub use sink::{FileSink, MemoryLog, MemorySink};
 pub use time::{Timestamp, TimestampError};
 pub use verify::{Finding, FindingCode, Report, Verifier, VerifyError};
 pub use writer::{
     AuditHandle, AuditWriter, Durability, FailurePolicy, ShutdownError, ShutdownReport,
     SubmitError, WriteError, WriterBuilder, WriterGuard, WriterStats,
 };
+
+/// Not public API: what `#[audited]`'s generated code and the benchmarks
+/// need. May change in any release.
+#[doc(hidden)]
+pub mod __private {
+    use crate::chain::{ChainHead, Hash};
+    use crate::record::{RecordDefaults, encode_line};
+
+    /// Serialises and seals one record as the writer thread does, for
+    /// measuring the single-core ceiling of the chain.
+    pub fn encode_for_bench(buf: &mut Vec<u8>, event: &crate::AuditEvent, head: ChainHead) -> Hash {
+        encode_line(
+            buf,
+            event,
+            head.next_seq,
+            head.prev,
+            &RecordDefaults::default(),
+        )
+    }
+}

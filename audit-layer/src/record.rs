@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
-use crate::chain::{self, FORMAT_VERSION, Hash};
+#[cfg(test)]
+use crate::chain::FORMAT_VERSION;
+use crate::chain::{self, Hash};
 use crate::changes::{Change, diff};
 use crate::time::Timestamp;
 
@@ -51,10 +54,6 @@ impl RecordKind {
 }
 
 /// Why an action failed, in a form tools can group by.
-///
-/// An error type chooses its own kind through
-/// [`ClassifyFailure`](crate::ClassifyFailure); `#[audited]` uses
-/// [`Error`](FailureKind::Error) otherwise.
 ///
 /// # Examples
 ///
@@ -319,7 +318,7 @@ impl CodeLocation {
 ///     .build();
 /// assert!(!denied.outcome().is_success());
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct AuditEvent {
     pub(crate) time: Timestamp,
     pub(crate) kind: RecordKind,
@@ -327,9 +326,13 @@ pub struct AuditEvent {
     pub(crate) actor: Option<String>,
     pub(crate) resource: Option<String>,
     pub(crate) outcome: Outcome,
-    pub(crate) before: Option<Value>,
-    pub(crate) after: Option<Value>,
-    pub(crate) context: BTreeMap<String, String>,
+    // State is serialised once, on the caller's thread, into JSON text: one
+    // allocation there, a copy on the writer's.
+    pub(crate) before: Option<Box<RawValue>>,
+    pub(crate) after: Option<Box<RawValue>>,
+    // Few entries, keys mostly `'static` (named in code): a sorted vector
+    // costs less to build, move and free than a map.
+    pub(crate) context: Vec<(Cow<'static, str>, String)>,
     pub(crate) code: Option<CodeLocation>,
     pub(crate) duration: Option<Duration>,
     pub(crate) service: Option<String>,
@@ -356,7 +359,7 @@ impl AuditEvent {
                 outcome: Outcome::Success,
                 before: None,
                 after: None,
-                context: BTreeMap::new(),
+                context: Vec::new(),
                 code: None,
                 duration: None,
                 service: None,
@@ -365,7 +368,7 @@ impl AuditEvent {
         }
     }
 
-    pub(crate) fn system(action: &'static str, outcome: Outcome, details: Value) -> Self {
+    pub(crate) fn system(action: &'static str, outcome: Outcome, details: impl Serialize) -> Self {
         let mut event = AuditEvent::builder(action)
             .actor("audit-layer")
             .outcome(outcome)
@@ -418,6 +421,43 @@ impl AuditEvent {
     /// ```
     pub fn outcome(&self) -> &Outcome {
         &self.outcome
+    }
+
+    /// The context entries, sorted by key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = audit_layer::AuditEvent::builder("a").context("b", "2").context("a", "1").build();
+    /// let keys: Vec<_> = e.context().map(|(k, _)| k).collect();
+    /// assert_eq!(keys, ["a", "b"]);
+    /// ```
+    pub fn context(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.context.iter().map(|(k, v)| (k.as_ref(), v.as_str()))
+    }
+
+    /// The state before, as JSON text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = audit_layer::AuditEvent::builder("a").before(serde_json::json!({"n": 1})).build();
+    /// assert_eq!(e.before_json(), Some(r#"{"n":1}"#));
+    /// ```
+    pub fn before_json(&self) -> Option<&str> {
+        self.before.as_deref().map(RawValue::get)
+    }
+
+    /// The state after, as JSON text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = audit_layer::AuditEvent::builder("a").after("done").build();
+    /// assert_eq!(e.after_json(), Some(r#""done""#));
+    /// ```
+    pub fn after_json(&self) -> Option<&str> {
+        self.after.as_deref().map(RawValue::get)
     }
 
     /// When it happened.
@@ -514,6 +554,34 @@ impl AuditEventBuilder {
         self
     }
 
+    /// Sets the state before from JSON text that is already serialised.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let raw = serde_json::value::to_raw_value(&42).unwrap();
+    /// let e = audit_layer::AuditEvent::builder("a").before_raw(raw).build();
+    /// assert_eq!(e.before_json(), Some("42"));
+    /// ```
+    pub fn before_raw(mut self, state: Box<RawValue>) -> Self {
+        self.event.before = Some(state);
+        self
+    }
+
+    /// Sets the state after from JSON text that is already serialised.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let raw = serde_json::value::to_raw_value(&"x").unwrap();
+    /// let e = audit_layer::AuditEvent::builder("a").after_raw(raw).build();
+    /// assert_eq!(e.after_json(), Some(r#""x""#));
+    /// ```
+    pub fn after_raw(mut self, state: Box<RawValue>) -> Self {
+        self.event.after = Some(state);
+        self
+    }
+
     /// Sets the state after the action (see [`before`](Self::before)).
     ///
     /// # Examples
@@ -535,8 +603,8 @@ impl AuditEventBuilder {
     /// let e = audit_layer::AuditEvent::builder("a").context("source_ip", "10.0.0.7").build();
     /// # let _ = e;
     /// ```
-    pub fn context(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.event.context.insert(key.into(), value.into());
+    pub fn context(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Self {
+        set_context(&mut self.event.context, key.into(), value.into());
         self
     }
 
@@ -622,14 +690,22 @@ impl AuditEventBuilder {
     }
 }
 
-pub(crate) fn to_json(state: &impl Serialize) -> Value {
-    serde_json::to_value(state).unwrap_or_else(|error| {
-        let mut marker = serde_json::Map::new();
-        marker.insert(
-            "audit.unserializable".to_owned(),
-            Value::String(error.to_string()),
-        );
-        Value::Object(marker)
+/// Sets `key` in a context kept sorted by key, replacing an earlier value.
+pub(crate) fn set_context(
+    context: &mut Vec<(Cow<'static, str>, String)>,
+    key: Cow<'static, str>,
+    value: String,
+) {
+    match context.binary_search_by(|(k, _)| k.as_ref().cmp(key.as_ref())) {
+        Ok(at) => context[at].1 = value,
+        Err(at) => context.insert(at, (key, value)),
+    }
+}
+
+pub(crate) fn to_json(state: &impl Serialize) -> Box<RawValue> {
+    serde_json::value::to_raw_value(state).unwrap_or_else(|error| {
+        let marker = serde_json::json!({ "audit.unserializable": error.to_string() });
+        serde_json::value::to_raw_value(&marker).expect("a map of strings serialises")
     })
 }
 
@@ -754,10 +830,10 @@ struct RecordLine<'a> {
     category: Option<Cow<'a, str>>,
     #[serde(borrow)]
     reason: Option<Cow<'a, str>>,
-    before: Option<Cow<'a, Value>>,
-    after: Option<Cow<'a, Value>>,
+    before: Option<Json<'a>>,
+    after: Option<Json<'a>>,
     changes: Option<Cow<'a, [Change]>>,
-    context: Cow<'a, BTreeMap<String, String>>,
+    context: Context<'a>,
     code: Option<Cow<'a, CodeLocation>>,
     duration_ns: Option<u64>,
     #[serde(borrow)]
@@ -773,6 +849,8 @@ fn duration_nanos(duration: Duration) -> u64 {
 }
 
 impl<'a> RecordLine<'a> {
+    /// The serde reference for what `encode::push_record` writes by hand.
+    #[cfg(test)]
     fn of_event(
         event: &'a AuditEvent,
         seq: u64,
@@ -793,10 +871,10 @@ impl<'a> RecordLine<'a> {
             outcome: Cow::Borrowed(event.outcome.status()),
             category: category.map(Cow::Borrowed),
             reason: reason.map(Cow::Borrowed),
-            before: event.before.as_ref().map(Cow::Borrowed),
-            after: event.after.as_ref().map(Cow::Borrowed),
+            before: event.before.as_deref().map(Json::Raw),
+            after: event.after.as_deref().map(Json::Raw),
             changes: changes.map(Cow::Borrowed),
-            context: Cow::Borrowed(&event.context),
+            context: Context::Event(&event.context),
             code: event.code.as_ref().map(Cow::Borrowed),
             duration_ns: event.duration.map(duration_nanos),
             service: event
@@ -827,10 +905,16 @@ impl<'a> RecordLine<'a> {
             outcome: Cow::Borrowed(record.outcome.status()),
             category: category.map(Cow::Borrowed),
             reason: reason.map(Cow::Borrowed),
-            before: record.before.as_ref().map(Cow::Borrowed),
-            after: record.after.as_ref().map(Cow::Borrowed),
+            before: record
+                .before
+                .as_ref()
+                .map(|v| Json::Parsed(Cow::Borrowed(v))),
+            after: record
+                .after
+                .as_ref()
+                .map(|v| Json::Parsed(Cow::Borrowed(v))),
             changes: record.changes.as_deref().map(Cow::Borrowed),
-            context: Cow::Borrowed(&record.context),
+            context: Context::Map(Cow::Borrowed(&record.context)),
             code: record.code.as_ref().map(Cow::Borrowed),
             duration_ns: record.duration.map(duration_nanos),
             service: record.service.as_deref().map(Cow::Borrowed),
@@ -863,16 +947,85 @@ impl<'a> RecordLine<'a> {
             actor: self.actor.map(Cow::into_owned),
             resource: self.resource.map(Cow::into_owned),
             outcome,
-            before: self.before.map(Cow::into_owned),
-            after: self.after.map(Cow::into_owned),
+            before: self.before.map(Json::into_value),
+            after: self.after.map(Json::into_value),
             changes: self.changes.map(Cow::into_owned),
-            context: self.context.into_owned(),
+            context: self.context.into_map(),
             code: self.code.map(Cow::into_owned),
             duration: self.duration_ns.map(Duration::from_nanos),
             service: self.service.map(Cow::into_owned),
             host: self.host.map(Cow::into_owned),
             hash: self.hash.unwrap_or(chain::GENESIS),
         }
+    }
+}
+
+/// A `before`/`after` value: JSON text when writing, parsed when reading.
+enum Json<'a> {
+    // Writing goes through `encode`; serde writes records only in the test
+    // that holds `encode` to serde's bytes.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Raw(&'a RawValue),
+    Parsed(Cow<'a, Value>),
+}
+
+impl Json<'_> {
+    fn into_value(self) -> Value {
+        match self {
+            Json::Raw(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
+            Json::Parsed(value) => value.into_owned(),
+        }
+    }
+}
+
+impl Serialize for Json<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Json::Raw(raw) => raw.serialize(serializer),
+            Json::Parsed(value) => value.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Json<'_> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Value::deserialize(deserializer).map(|value| Json::Parsed(Cow::Owned(value)))
+    }
+}
+
+/// The context map: a sorted vector when writing, a map when reading.
+enum Context<'a> {
+    #[cfg_attr(not(test), allow(dead_code))]
+    Event(&'a [(Cow<'static, str>, String)]),
+    Map(Cow<'a, BTreeMap<String, String>>),
+}
+
+impl Context<'_> {
+    fn into_map(self) -> BTreeMap<String, String> {
+        match self {
+            Context::Event(entries) => entries
+                .iter()
+                .map(|(k, v)| (k.as_ref().to_owned(), v.clone()))
+                .collect(),
+            Context::Map(map) => map.into_owned(),
+        }
+    }
+}
+
+impl Serialize for Context<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Context::Event(entries) => {
+                serializer.collect_map(entries.iter().map(|(k, v)| (k.as_ref(), v)))
+            }
+            Context::Map(map) => map.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Context<'_> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        BTreeMap::deserialize(deserializer).map(|map| Context::Map(Cow::Owned(map)))
     }
 }
 
@@ -894,13 +1047,14 @@ pub(crate) fn encode_line(
     defaults: &RecordDefaults,
 ) -> Hash {
     let changes = match (&event.before, &event.after) {
-        (Some(before), Some(after)) => Some(diff(before, after)),
+        (Some(before), Some(after)) => Some(diff(
+            &serde_json::from_str(before.get()).unwrap_or(Value::Null),
+            &serde_json::from_str(after.get()).unwrap_or(Value::Null),
+        )),
         _ => None,
     };
-    let line = RecordLine::of_event(event, seq, prev, changes.as_deref(), defaults);
     let start = buf.len();
-    serde_json::to_writer(&mut *buf, &line)
-        .expect("serialising a record into memory cannot fail: keys are strings");
+    crate::encode::push_record(buf, event, seq, prev, changes.as_deref(), defaults);
     chain::seal(buf, start)
 }
 
@@ -947,12 +1101,85 @@ mod tests {
         assert_eq!(again, &buf[..buf.len() - 1]);
     }
 
+    fn arbitrary_event() -> impl proptest::strategy::Strategy<Value = AuditEvent> {
+        use proptest::prelude::*;
+        let text = || any::<String>();
+        (
+            text(),
+            proptest::option::of(text()),
+            proptest::option::of(text()),
+            0..4u8,
+            text(),
+            proptest::collection::vec((text(), text()), 0..4),
+            proptest::option::of((text(), text(), any::<u32>())),
+            proptest::option::of(any::<u64>()),
+            proptest::option::of(text()),
+        )
+            .prop_map(
+                |(action, actor, resource, outcome, reason, context, code, nanos, state)| {
+                    let mut builder = AuditEvent::builder(action);
+                    if let Some(actor) = actor {
+                        builder = builder.actor(actor);
+                    }
+                    if let Some(resource) = resource {
+                        builder = builder.resource(resource);
+                    }
+                    builder = builder.outcome(match outcome {
+                        0 => Outcome::Success,
+                        1 => Outcome::failure(FailureKind::Denied, reason),
+                        2 => Outcome::failure(FailureKind::Other(reason.clone().into()), reason),
+                        _ => Outcome::Unknown { reason },
+                    });
+                    for (key, value) in context {
+                        builder = builder.context(key, value);
+                    }
+                    if let Some((module, file, line)) = code {
+                        builder =
+                            builder.code(CodeLocation::new(module, "f").with_file(file, line));
+                    }
+                    if let Some(nanos) = nanos {
+                        builder = builder.duration(Duration::from_nanos(nanos));
+                    }
+                    if let Some(state) = state {
+                        builder = builder
+                            .before(json!({"s": state}))
+                            .after(json!({"s": format!("{state}!"), "n": [1, 2]}));
+                    }
+                    builder.build()
+                },
+            )
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_encoder_writes_what_serde_writes(event in arbitrary_event(), seq in proptest::prelude::any::<u64>()) {
+            let defaults = RecordDefaults { service: Some("svc\n".into()), host: None };
+            let mut fast = Vec::new();
+            encode_line(&mut fast, &event, seq, chain::GENESIS, &defaults);
+            let changes = match (&event.before, &event.after) {
+                (Some(b), Some(a)) => Some(diff(
+                    &serde_json::from_str(b.get()).unwrap(),
+                    &serde_json::from_str(a.get()).unwrap(),
+                )),
+                _ => None,
+            };
+            let line = RecordLine::of_event(&event, seq, chain::GENESIS, changes.as_deref(), &defaults);
+            let mut reference = serde_json::to_vec(&line).unwrap();
+            chain::seal(&mut reference, 0);
+            proptest::prop_assert_eq!(String::from_utf8_lossy(&fast), String::from_utf8_lossy(&reference));
+        }
+    }
+
     #[test]
     fn unserializable_state_is_marked_not_dropped() {
         let mut map = std::collections::HashMap::new();
         map.insert((1, 2), "tuple keys are not JSON");
         let event = AuditEvent::builder("a").before(map).build();
-        let before = event.before.unwrap();
-        assert!(before.get("audit.unserializable").is_some());
+        assert!(
+            event
+                .before_json()
+                .unwrap()
+                .contains("audit.unserializable")
+        );
     }
 }

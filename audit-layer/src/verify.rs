@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::chain::{self, FramingError, GENESIS, Hash};
+use crate::chain::{self, FORMAT_VERSION, FramingError, GENESIS, Hash};
 use crate::segment;
 
 /// What kind of problem a [`Finding`] is. The codes are stable: scripts may
@@ -44,7 +44,8 @@ pub enum FindingCode {
     /// The last line of the log is cut short, as a crash mid-write leaves it.
     /// Not tampering: recovery truncates it and notes the repair.
     TornTail,
-    /// A record of a format version this build cannot check.
+    /// A record of a newer format version. Its hash and link were checked
+    /// (framing is the same in every version) but its fields were not interpreted.
     UnsupportedVersion,
 }
 
@@ -263,6 +264,7 @@ type Progress<'a> = Box<dyn FnMut(u64, u64) + 'a>;
 #[derive(Default)]
 pub struct Verifier<'a> {
     progress: Option<Progress<'a>>,
+    threads: Option<usize>,
 }
 
 impl std::fmt::Debug for Verifier<'_> {
@@ -280,7 +282,30 @@ impl<'a> Verifier<'a> {
     ///
     /// See [`Verifier`].
     pub fn new() -> Self {
-        Verifier { progress: None }
+        Verifier {
+            progress: None,
+            threads: None,
+        }
+    }
+
+    /// Hashes on `threads` threads (all available cores by default). The
+    /// chain itself is checked in order on one thread either way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let report = audit_layer::Verifier::new().threads(1).verify_bytes(b"");
+    /// assert!(report.is_intact());
+    /// ```
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads.max(1));
+        self
+    }
+
+    fn thread_count(&self) -> usize {
+        self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
     }
 
     /// Calls `report(bytes_done, bytes_total)` as verification proceeds.
@@ -305,7 +330,7 @@ impl<'a> Verifier<'a> {
     ///
     /// See [`MemorySink`](crate::MemorySink).
     pub fn verify_bytes(mut self, bytes: &[u8]) -> Report {
-        let mut check = ChainCheck::new();
+        let mut check = ChainCheck::new(self.thread_count());
         check.segments = 1;
         let complete = memchr::memrchr(b'\n', bytes).map_or(0, |at| at + 1);
         check.lines(&bytes[..complete], 0, None);
@@ -338,6 +363,7 @@ impl<'a> Verifier<'a> {
             source,
         };
         let metadata = std::fs::metadata(path).map_err(io_error)?;
+        let mut check = ChainCheck::new(self.thread_count());
         let (segments, lock_dir) = if metadata.is_dir() {
             let segments = segment::list(path).map_err(io_error)?;
             if segments.is_empty() {
@@ -348,6 +374,15 @@ impl<'a> Verifier<'a> {
                 path.to_owned(),
             )
         } else {
+            // One segment on its own: it starts where its name says (or, for
+            // a file with another name, at its first record), and the link to
+            // the segment before it cannot be checked.
+            let named = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(segment::first_seq_of);
+            check.expected = named;
+            check.link = Link::Unknown;
             (
                 vec![path.to_owned()],
                 path.parent().unwrap_or(Path::new(".")).to_owned(),
@@ -372,9 +407,8 @@ impl<'a> Verifier<'a> {
         }
         let total: u64 = files.iter().map(|(_, _, len)| len).sum();
         let mut done = 0;
-        let mut check = ChainCheck::new();
         let count = files.len();
-        let mut buf = Vec::with_capacity(READ_CHUNK);
+        let mut buf = vec![0u8; READ_CHUNK];
         for (index, (segment_path, file, len)) in files.into_iter().enumerate() {
             check.segments += 1;
             let last = index + 1 == count;
@@ -417,25 +451,27 @@ impl<'a> Verifier<'a> {
         total: u64,
     ) -> io::Result<Vec<u8>> {
         let mut reader = file.take(len);
-        buf.clear();
+        let mut filled = 0;
         let mut offset = 0u64; // segment offset of buf[0]
         loop {
-            let filled = buf.len();
-            let want = READ_CHUNK.max(filled * 2);
-            buf.resize(want, 0);
-            let read = read_full(&mut reader, &mut buf[filled..])?;
-            buf.truncate(filled + read);
-            if read == 0 {
-                return Ok(std::mem::take(buf));
+            if filled == buf.len() {
+                // A single line longer than the buffer.
+                buf.resize(buf.len() * 2, 0);
             }
-            let complete = memchr::memrchr(b'\n', buf).map_or(0, |at| at + 1);
+            let read = read_full(&mut reader, &mut buf[filled..])?;
+            if read == 0 {
+                return Ok(buf[..filled].to_vec());
+            }
+            filled += read;
+            let complete = memchr::memrchr(b'\n', &buf[..filled]).map_or(0, |at| at + 1);
             check.lines(&buf[..complete], offset, Some(path));
             offset += complete as u64;
             *done += read as u64;
             if let Some(progress) = &mut self.progress {
                 progress(*done, total);
             }
-            buf.drain(..complete);
+            buf.copy_within(complete..filled, 0);
+            filled -= complete;
         }
     }
 }
@@ -468,6 +504,55 @@ fn writer_is_active(dir: &Path, file: &File, snapshot_len: u64) -> bool {
         lock.try_lock_shared(),
         Err(std::fs::TryLockError::WouldBlock)
     )
+}
+
+/// Tells a last line cut short by a crash (a prefix of a record) from bytes
+/// someone changed or added.
+fn classify_unterminated(bytes: &[u8]) -> (FindingCode, String) {
+    let torn = || {
+        (
+            FindingCode::TornTail,
+            format!(
+                "the log ends in {} bytes of an unfinished line (a crash mid-write)",
+                bytes.len()
+            ),
+        )
+    };
+    if !chain::is_line_prefix(bytes) {
+        return (
+            FindingCode::Malformed,
+            "the bytes after the last record are not the start of a record".into(),
+        );
+    }
+    if let Ok(view) = chain::frame(bytes) {
+        if view.computed_hash() == view.stored_hash {
+            return torn();
+        }
+        // A real line is one JSON object that closes only at its very end; a
+        // prefix that happens to frame is not a closed object.
+        let mut object = view.hashed.to_vec();
+        object.push(b'}');
+        if serde_json::from_slice::<serde::de::IgnoredAny>(&object).is_ok() {
+            return (
+                FindingCode::Modified,
+                "the last record, missing its newline, does not hash to the hash it carries".into(),
+            );
+        }
+        return torn();
+    }
+    let complete_then_junk = bytes.len() > 1
+        && chain::frame(&bytes[..bytes.len() - 1])
+            .is_ok_and(|view| view.computed_hash() == view.stored_hash);
+    if complete_then_junk {
+        return (
+            FindingCode::Malformed,
+            format!(
+                "a complete record is followed by byte {:#04x} where its newline should be",
+                bytes[bytes.len() - 1]
+            ),
+        );
+    }
+    torn()
 }
 
 /// How the next record must link back.
@@ -504,7 +589,9 @@ const RECENT: usize = 4096;
 
 /// The state machine that reads lines in log order.
 struct ChainCheck {
-    expected: u64,
+    /// The seq the next record must have; `None` until the first record when
+    /// the log may start anywhere.
+    expected: Option<u64>,
     link: Link,
     unreadable_since_record: u64,
     gaps: Vec<Gap>,
@@ -518,12 +605,87 @@ struct ChainCheck {
     segments: usize,
     live: bool,
     in_flight_bytes: u64,
+    threads: usize,
+}
+
+/// What one line says on its own, without the state of the chain: this is
+/// the expensive part (hashing), and it runs in parallel.
+enum Examined {
+    Record {
+        version: u64,
+        seq: u64,
+        prev: Hash,
+        stored: Hash,
+        computed: Hash,
+    },
+    Malformed(&'static str),
+}
+
+fn examine(line: &[u8]) -> Examined {
+    match chain::frame(line) {
+        Ok(view) => Examined::Record {
+            version: view.version,
+            seq: view.seq,
+            prev: view.prev,
+            stored: view.stored_hash,
+            computed: view.computed_hash(),
+        },
+        Err(FramingError(why)) => Examined::Malformed(why),
+    }
+}
+
+/// Examines the complete lines of `bytes`, returning each with its offset in `bytes`.
+fn examine_lines(bytes: &[u8]) -> Vec<(usize, Examined)> {
+    let mut out = Vec::with_capacity(bytes.len() / 256);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', bytes) {
+        out.push((start, examine(&bytes[start..end])));
+        start = end + 1;
+    }
+    out
+}
+
+/// Parts smaller than this are not worth a thread.
+const MIN_PARALLEL_PART: usize = 1 << 20;
+
+/// [`examine_lines`] on up to `threads` threads, split at line boundaries.
+fn examine_parallel(bytes: &[u8], threads: usize) -> Vec<(usize, Examined)> {
+    let parts = threads.min(bytes.len() / MIN_PARALLEL_PART).max(1);
+    if parts == 1 {
+        return examine_lines(bytes);
+    }
+    let mut bounds = vec![0];
+    for part in 1..parts {
+        let target = bytes.len() * part / parts;
+        let cut = memchr::memchr(b'\n', &bytes[target..]).map_or(bytes.len(), |at| target + at + 1);
+        bounds.push(cut.max(*bounds.last().unwrap_or(&0)));
+    }
+    bounds.push(bytes.len());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = bounds
+            .windows(2)
+            .skip(1)
+            .map(|w| {
+                let (start, end) = (w[0], w[1]);
+                scope.spawn(move || {
+                    let mut lines = examine_lines(&bytes[start..end]);
+                    lines.iter_mut().for_each(|(offset, _)| *offset += start);
+                    lines
+                })
+            })
+            .collect();
+        let mut all = examine_lines(&bytes[..bounds[1]]);
+        for handle in handles {
+            all.extend(handle.join().expect("a hashing thread panicked"));
+        }
+        all
+    })
 }
 
 impl ChainCheck {
-    fn new() -> Self {
+    fn new(threads: usize) -> Self {
         ChainCheck {
-            expected: 0,
+            expected: Some(0),
             link: Link::To(GENESIS),
             unreadable_since_record: 0,
             gaps: Vec::new(),
@@ -537,6 +699,7 @@ impl ChainCheck {
             segments: 0,
             live: false,
             in_flight_bytes: 0,
+            threads,
         }
     }
 
@@ -560,28 +723,21 @@ impl ChainCheck {
     /// Checks complete lines (each ending in `\n`) that start at `base` in their segment.
     fn lines(&mut self, bytes: &[u8], base: u64, segment: Option<&Path>) {
         self.bytes += bytes.len() as u64;
-        let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', bytes) {
-            self.line(&bytes[start..end], base + start as u64, segment);
-            start = end + 1;
+        for (offset, examined) in examine_parallel(bytes, self.threads) {
+            self.accept(examined, base + offset as u64, segment);
         }
     }
 
-    fn line(&mut self, line: &[u8], offset: u64, segment: Option<&Path>) {
-        let view = match chain::frame(line) {
-            Ok(view) => view,
-            Err(FramingError::UnsupportedVersion(version)) => {
-                self.unreadable();
-                self.report(
-                    FindingCode::UnsupportedVersion,
-                    None,
-                    segment,
-                    offset,
-                    format!("format version {version} is not supported by this verifier"),
-                );
-                return;
-            }
-            Err(FramingError::Malformed(why)) => {
+    fn accept(&mut self, examined: Examined, offset: u64, segment: Option<&Path>) {
+        let (version, seq, prev, stored_hash, computed) = match examined {
+            Examined::Record {
+                version,
+                seq,
+                prev,
+                stored,
+                computed,
+            } => (version, seq, prev, stored, computed),
+            Examined::Malformed(why) => {
                 self.unreadable();
                 self.report(
                     FindingCode::Malformed,
@@ -594,31 +750,39 @@ impl ChainCheck {
             }
         };
         self.records += 1;
-        let seq = view.seq;
-        let computed = view.computed_hash();
-        let modified = computed != view.stored_hash;
+        let modified = computed != stored_hash;
         if modified {
             self.report(
                 FindingCode::Modified,
                 Some(seq),
                 segment,
                 offset,
+                format!("record hashes to {computed}, but carries {}", stored_hash),
+            );
+        }
+        if !modified && version != u64::from(FORMAT_VERSION) {
+            self.report(
+                FindingCode::UnsupportedVersion,
+                Some(seq),
+                segment,
+                offset,
                 format!(
-                    "record hashes to {computed}, but carries {}",
-                    view.stored_hash
+                    "format version {} is newer than this verifier's {FORMAT_VERSION}: its hash and link check out, its fields were not interpreted",
+                    version
                 ),
             );
         }
         self.first_seq = Some(self.first_seq.map_or(seq, |s| s.min(seq)));
         self.last_seq = Some(self.last_seq.map_or(seq, |s| s.max(seq)));
 
-        if seq < self.expected {
-            self.earlier_seq(seq, view.stored_hash, modified, segment, offset);
+        let expected = *self.expected.get_or_insert(seq);
+        if seq < expected {
+            self.earlier_seq(seq, stored_hash, modified, segment, offset);
             return;
         }
-        if seq > self.expected {
+        if seq > expected {
             // Unreadable lines just before may be the records that seem absent.
-            let skipped = seq - self.expected;
+            let skipped = seq - expected;
             let unexplained = skipped.saturating_sub(self.unreadable_since_record);
             if unexplained > 0 {
                 self.gaps.push(Gap {
@@ -628,7 +792,7 @@ impl ChainCheck {
                     offset,
                 });
             }
-        } else if !modified && !self.link.accepts(view.prev) {
+        } else if !modified && !self.link.accepts(prev) {
             self.report(
                 FindingCode::BrokenLink,
                 Some(seq),
@@ -636,20 +800,20 @@ impl ChainCheck {
                 offset,
                 format!(
                     "prev is {}, but the record before hashes to {}",
-                    view.prev,
+                    prev,
                     self.expected_prev()
                 ),
             );
         }
-        self.expected = seq + 1;
+        self.expected = Some(seq + 1);
         self.link = if modified {
-            Link::Either(view.stored_hash, computed)
+            Link::Either(stored_hash, computed)
         } else {
-            Link::To(view.stored_hash)
+            Link::To(stored_hash)
         };
-        self.head = Some(view.stored_hash);
+        self.head = Some(stored_hash);
         self.unreadable_since_record = 0;
-        self.recent[(seq % RECENT as u64) as usize] = Some((seq, view.stored_hash));
+        self.recent[(seq % RECENT as u64) as usize] = Some((seq, stored_hash));
     }
 
     fn expected_prev(&self) -> String {
@@ -698,7 +862,10 @@ impl ChainCheck {
                 Some(seq),
                 segment,
                 offset,
-                format!("seq {seq} comes after seq {}", self.expected - 1),
+                format!(
+                    "seq {seq} comes after seq {}",
+                    self.expected.unwrap_or(1) - 1
+                ),
             );
         } else {
             let seen = self.recent[(seq % RECENT as u64) as usize];
@@ -717,7 +884,10 @@ impl ChainCheck {
                     Some(seq),
                     segment,
                     offset,
-                    format!("seq {seq} comes after seq {}", self.expected - 1),
+                    format!(
+                        "seq {seq} comes after seq {}",
+                        self.expected.unwrap_or(1) - 1
+                    ),
                 );
             } else {
                 self.report(FindingCode::Duplicate, Some(seq), segment, offset, message);
@@ -737,18 +907,7 @@ impl ChainCheck {
         }
         self.bytes += bytes.len() as u64;
         let seq = chain::frame_prefix_seq(bytes);
-        if last {
-            self.report(
-                FindingCode::TornTail,
-                seq,
-                segment,
-                offset,
-                format!(
-                    "the log ends in {} bytes of an unfinished line (a crash mid-write)",
-                    bytes.len()
-                ),
-            );
-        } else {
+        if !last {
             self.unreadable();
             self.report(
                 FindingCode::Malformed,
@@ -757,9 +916,11 @@ impl ChainCheck {
                 offset,
                 "segment does not end with a complete line".into(),
             );
+            return;
         }
+        let (code, message) = classify_unterminated(bytes);
+        self.report(code, seq, segment, offset, message);
     }
-
     fn finish(mut self) -> Report {
         for gap in std::mem::take(&mut self.gaps) {
             let count = gap.end - gap.start;

@@ -1,0 +1,117 @@
+//! Helpers shared by the integration tests: building logs and cutting them up.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use audit_layer::sink::{Batch, Recovery, Sink};
+use audit_layer::{AuditEvent, AuditWriter, FailureKind, MemorySink, Outcome};
+use serde_json::json;
+
+/// Events with a bit of everything: actors, resources, outcomes, state, context.
+pub fn varied_events(count: usize) -> Vec<AuditEvent> {
+    (0..count)
+        .map(|n| {
+            let builder = AuditEvent::builder(["post.create", "post.edit", "post.publish"][n % 3])
+                .actor(format!("user-{}", n % 4))
+                .resource(format!("post:{}", n % 5))
+                .context("request_id", format!("req-{n}"));
+            match n % 4 {
+                0 => builder
+                    .before(json!({"title": "draft", "n": n}))
+                    .after(json!({"title": "final", "n": n})),
+                1 => builder.outcome(Outcome::failure(FailureKind::Denied, "not an editor")),
+                2 => builder.after(json!({"tags": ["a", n]})),
+                _ => builder,
+            }
+            .build()
+        })
+        .collect()
+}
+
+/// The bytes of a log holding `events`, written by a real writer.
+pub fn write_log(events: Vec<AuditEvent>) -> Vec<u8> {
+    let (sink, log) = MemorySink::new();
+    let (handle, guard) = AuditWriter::builder()
+        .host("test-host")
+        .spawn(sink)
+        .expect("spawn writer");
+    for event in events {
+        handle.submit(event).expect("submit");
+    }
+    guard
+        .shutdown(std::time::Duration::from_secs(10))
+        .expect("shutdown");
+    log.bytes()
+}
+
+/// Byte ranges of each line, newline included.
+pub fn line_ranges(bytes: &[u8]) -> Vec<Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    for (at, byte) in bytes.iter().enumerate() {
+        if *byte == b'\n' {
+            ranges.push(start..at + 1);
+            start = at + 1;
+        }
+    }
+    ranges
+}
+
+/// The log with its lines put in `order` (indexes into the original lines).
+pub fn reorder(bytes: &[u8], order: &[usize]) -> Vec<u8> {
+    let lines = line_ranges(bytes);
+    order
+        .iter()
+        .flat_map(|&i| bytes[lines[i].clone()].to_vec())
+        .collect()
+}
+
+/// A memory sink that fails its next `fail_appends` appends (and the
+/// recoveries in between when `fail_recover` is set), then works again.
+#[derive(Clone)]
+pub struct FlakySink {
+    inner: Arc<Mutex<MemorySink>>,
+    pub fail_appends: Arc<AtomicU64>,
+    pub attempts: Arc<AtomicU64>,
+    pub kind: io::ErrorKind,
+}
+
+impl FlakySink {
+    pub fn new(kind: io::ErrorKind) -> (FlakySink, audit_layer::MemoryLog) {
+        let (sink, log) = MemorySink::new();
+        (
+            FlakySink {
+                inner: Arc::new(Mutex::new(sink)),
+                fail_appends: Arc::new(AtomicU64::new(0)),
+                attempts: Arc::new(AtomicU64::new(0)),
+                kind,
+            },
+            log,
+        )
+    }
+}
+
+impl Sink for FlakySink {
+    fn recover(&mut self) -> io::Result<Recovery> {
+        self.inner.lock().unwrap().recover()
+    }
+
+    fn append(&mut self, batch: &Batch<'_>) -> io::Result<()> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        let failing = self
+            .fail_appends
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            return Err(io::Error::new(self.kind, "injected failure"));
+        }
+        self.inner.lock().unwrap().append(batch)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.inner.lock().unwrap().sync()
+    }
+}
