@@ -1,0 +1,259 @@
+//! Prints the benchmark report as a markdown table.
+//!
+//! ```sh
+//! cargo run --release --example bench_report            # everything
+//! cargo run --release --example bench_report -- chain verify
+//! ```
+//!
+//! Every row is a ratio against a peer measured in the same run, because
+//! this machine is shared and noisy: absolute numbers drift, ratios much less.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use audit_layer::chain::ChainHead;
+use audit_layer::{AuditEvent, AuditWriter, CodeLocation, Durability, FileSink, Verifier};
+use serde_json::json;
+
+/// The benchmark record: six named fields (action, actor, resource, source
+/// IP, request id, session), code location and duration; a line of about
+/// 500 bytes.
+fn sample_event(n: u64) -> AuditEvent {
+    AuditEvent::builder("post.publish")
+        .actor(format!("user-{:06}", n % 100_000))
+        .resource(format!("post:{}", n % 1_000_000))
+        .context("request_id", "5f0c2a8e-3b1d-4c55-9a3e-2f6d1c9b7e41")
+        .context("session", "s-8b2f1d94c0e64a7f")
+        .context("source_ip", "203.0.113.42")
+        .code(CodeLocation::new("blog::posts", "publish").with_file("src/posts.rs", 120))
+        .duration(Duration::from_micros(830))
+        .build()
+}
+
+/// The same with before/after state, so the writer also computes `changes`.
+fn sample_event_with_state(n: u64) -> AuditEvent {
+    let mut event = sample_event(n);
+    event = AuditEvent::builder("post.publish")
+        .actor(event.actor().unwrap_or_default())
+        .resource(event.resource().unwrap_or_default())
+        .before(json!({"status": "draft", "title": "Quarterly results"}))
+        .after(json!({"status": "published", "title": "Quarterly results"}))
+        .context("request_id", "5f0c2a8e-3b1d-4c55-9a3e-2f6d1c9b7e41")
+        .context("session", "s-8b2f1d94c0e64a7f")
+        .context("source_ip", "203.0.113.42")
+        .code(CodeLocation::new("blog::posts", "publish").with_file("src/posts.rs", 120))
+        .duration(Duration::from_micros(830))
+        .build();
+    event
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Serialise + SHA-256 on one core: the most records/s a single writer thread can chain.
+fn chain_ceiling(records: u64, make: fn(u64) -> AuditEvent) -> (f64, usize) {
+    let events: Vec<AuditEvent> = (0..1024).map(make).collect();
+    let mut buf = Vec::with_capacity(4 << 20);
+    let mut head = ChainHead::genesis();
+    let mut line_len = 0;
+    let start = Instant::now();
+    for n in 0..records {
+        if buf.len() > (4 << 20) - 4096 {
+            buf.clear();
+        }
+        let before = buf.len();
+        let hash =
+            audit_layer::__private::encode_for_bench(&mut buf, &events[(n % 1024) as usize], head);
+        line_len = buf.len() - before;
+        head = ChainHead {
+            next_seq: head.next_seq + 1,
+            prev: hash,
+        };
+    }
+    (records as f64 / start.elapsed().as_secs_f64(), line_len)
+}
+
+/// Records/s through the real writer into a file log, from submit to durable.
+fn writer_throughput(
+    dir: &Path,
+    durability: Durability,
+    records: u64,
+    make: fn(u64) -> AuditEvent,
+) -> f64 {
+    let _ = std::fs::remove_dir_all(dir);
+    let sink = FileSink::open(dir).expect("open sink");
+    let batch: usize = std::env::var("BATCH")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(4096);
+    let (handle, guard) = AuditWriter::builder()
+        .durability(durability)
+        .max_batch_records(batch)
+        .spawn(sink)
+        .expect("spawn");
+    let template = make(7);
+    let start = Instant::now();
+    for _ in 0..records {
+        handle.submit(template.clone()).expect("submit");
+    }
+    handle.flush().expect("flush");
+    let elapsed = start.elapsed();
+    guard.shutdown(Duration::from_secs(60)).expect("shutdown");
+    records as f64 / elapsed.as_secs_f64()
+}
+
+fn write_log(dir: &Path, records: u64) -> u64 {
+    let _ = std::fs::remove_dir_all(dir);
+    let sink = FileSink::builder(dir)
+        .max_segment_bytes(u64::MAX)
+        .open()
+        .expect("open sink");
+    let (handle, guard) = AuditWriter::builder()
+        .durability(Durability::Buffered)
+        .spawn(sink)
+        .expect("spawn");
+    let template = sample_event(7);
+    for _ in 0..records {
+        handle.submit(template.clone()).expect("submit");
+    }
+    guard.shutdown(Duration::from_secs(120)).expect("shutdown");
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").metadata().expect("metadata").len())
+        .sum()
+}
+
+fn time_openssl(file: &Path) -> Option<Duration> {
+    let start = Instant::now();
+    let status = Command::new("openssl")
+        .arg("dgst")
+        .arg("-sha256")
+        .arg(file)
+        .output()
+        .ok()?;
+    status.status.success().then(|| start.elapsed())
+}
+
+struct VerifySpeeds {
+    all_cores: f64,
+    one_core: f64,
+    openssl: f64,
+    bytes: u64,
+}
+
+fn verify_vs_openssl(dir: &Path, records: u64) -> VerifySpeeds {
+    let bytes = write_log(dir, records);
+    let segment = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .expect("a segment");
+    // Warm the page cache for both contestants.
+    let _ = std::fs::read(&segment);
+    let (mut all, mut one, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
+    let time_ours = |verifier: Verifier<'_>| {
+        let start = Instant::now();
+        let report = verifier.verify_path(dir).expect("verify");
+        assert!(report.is_intact());
+        start.elapsed().as_secs_f64()
+    };
+    for _ in 0..5 {
+        all.push(time_ours(Verifier::new()));
+        one.push(time_ours(Verifier::new().threads(1)));
+        if let Some(t) = time_openssl(&segment) {
+            theirs.push(t.as_secs_f64());
+        }
+    }
+    let mb = bytes as f64 / 1e6;
+    VerifySpeeds {
+        all_cores: mb / median(all),
+        one_core: mb / median(one),
+        openssl: if theirs.is_empty() {
+            f64::NAN
+        } else {
+            mb / median(theirs)
+        },
+        bytes,
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let wants = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
+    let scratch = std::env::temp_dir().join(format!("audit-bench-{}", std::process::id()));
+
+    println!("| measurement | value | peer (same run) | ratio |");
+    println!("|---|---|---|---|");
+    if args.iter().any(|a| a == "ceiling") {
+        // Only the single-core ceiling: for profiling the encode path.
+        let (ceiling, line) = chain_ceiling(3_000_000, sample_event);
+        println!(
+            "| ceiling ({line} B lines) | {:.2} M/s | | |",
+            ceiling / 1e6
+        );
+    }
+    if args.iter().any(|a| a == "buffered") {
+        // Only the writer, OS-buffered: for profiling the pipeline.
+        let rate = writer_throughput(
+            &scratch.join("chain"),
+            Durability::Buffered,
+            3_000_000,
+            sample_event,
+        );
+        println!("| buffered writer | {:.2} M/s | | |", rate / 1e6);
+    }
+    if wants("chain") {
+        for (label, make) in [
+            ("6 fields", sample_event as fn(u64) -> AuditEvent),
+            ("6 fields + before/after", sample_event_with_state),
+        ] {
+            let (ceiling, line) = chain_ceiling(1_000_000, make);
+            println!(
+                "| serialise + SHA-256 ceiling, one core, {label} ({line} B lines) | {:.2} M records/s | | |",
+                ceiling / 1e6
+            );
+            for (name, durability) in [
+                ("group commit", Durability::GroupCommit),
+                (
+                    "interval 10 ms",
+                    Durability::Interval(Duration::from_millis(10)),
+                ),
+                ("OS-buffered", Durability::Buffered),
+            ] {
+                let rate = median(
+                    (0..3)
+                        .map(|_| {
+                            writer_throughput(&scratch.join("chain"), durability, 1_000_000, make)
+                        })
+                        .collect(),
+                );
+                println!(
+                    "| chained records/s, {name}, {label} | {:.2} M/s | ceiling {:.2} M/s | {:.2} |",
+                    rate / 1e6,
+                    ceiling / 1e6,
+                    rate / ceiling
+                );
+            }
+        }
+    }
+    if wants("verify") {
+        let speeds = verify_vs_openssl(&scratch.join("verify"), 1_000_000);
+        let mb = speeds.bytes as f64 / 1e6;
+        println!(
+            "| `audit verify` {mb:.0} MB from page cache, all cores | {:.0} MB/s | `openssl dgst -sha256`: {:.0} MB/s | {:.2} |",
+            speeds.all_cores,
+            speeds.openssl,
+            speeds.all_cores / speeds.openssl
+        );
+        println!(
+            "| `audit verify` {mb:.0} MB from page cache, one core | {:.0} MB/s | `openssl dgst -sha256`: {:.0} MB/s | {:.2} |",
+            speeds.one_core,
+            speeds.openssl,
+            speeds.one_core / speeds.openssl
+        );
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+}

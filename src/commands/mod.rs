@@ -1,0 +1,5 @@
+//! One module per subcommand. Each `run` returns `Ok(true)` when there is
+//! nothing to report, `Ok(false)` when it found problems, and `Err` when it
+//! could not do its job.
+
+pub(crate) mod verify;

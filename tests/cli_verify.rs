@@ -1,0 +1,143 @@
+//! `audit verify`: exit status 0 intact / 1 findings / 2 errors, a readable
+//! report with codes, seqs and offsets, and `--json` for machines.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use audit_layer::{AuditWriter, FileSink};
+use serde_json::Value;
+
+use common::{line_ranges, varied_events};
+
+fn audit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_audit"))
+        .args(args)
+        .output()
+        .expect("run audit")
+}
+
+fn text(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn write_log(dir: &Path, records: usize, max_segment_bytes: u64) {
+    let sink = FileSink::builder(dir)
+        .max_segment_bytes(max_segment_bytes)
+        .open()
+        .unwrap();
+    let (handle, guard) = AuditWriter::builder().spawn(sink).unwrap();
+    for event in varied_events(records) {
+        handle.submit(event).unwrap();
+    }
+    guard.shutdown(Duration::from_secs(10)).unwrap();
+}
+
+fn only_segment(dir: &Path) -> std::path::PathBuf {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .unwrap()
+}
+
+#[test]
+fn an_intact_log_exits_zero_with_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 7, 1 << 30);
+    let output = audit(&["verify", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = text(&output);
+    let summary = stdout.lines().next().unwrap();
+    assert!(
+        summary.starts_with("verified 7 records, seq 0..6, head "),
+        "{summary}"
+    );
+    assert_eq!(summary.rsplit(' ').next().unwrap().len(), 64);
+    assert!(stdout.contains("intact"));
+}
+
+#[test]
+fn findings_exit_one_with_code_seq_and_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 5, 1 << 30);
+    let segment = only_segment(dir.path());
+    let mut bytes = fs::read(&segment).unwrap();
+    let third = line_ranges(&bytes)[3].clone();
+    bytes[third.start + 120] ^= 0x01;
+    fs::write(&segment, &bytes).unwrap();
+
+    let output = audit(&["verify", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = text(&output);
+    let first = stdout.lines().next().unwrap();
+    assert!(first.starts_with("modified"), "{first}");
+    assert!(first.contains("seq 3"), "{first}");
+    let name = segment.file_name().unwrap().to_str().unwrap();
+    assert!(
+        first.contains(&format!("{name}:{}", third.start)),
+        "{first}"
+    );
+    assert!(stdout.contains("1 finding: 1 modified"), "{stdout}");
+    assert!(stdout.contains("changed after it was written"), "{stdout}");
+
+    let output = audit(&["verify", "--json", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["intact"], false);
+    assert_eq!(json["tampering"], true);
+    assert_eq!(json["records"], 5);
+    assert_eq!(json["findings"][0]["code"], "modified");
+    assert_eq!(json["findings"][0]["seq"], 3);
+    assert_eq!(json["findings"][0]["offset"], third.start as u64);
+}
+
+#[test]
+fn a_torn_tail_is_a_finding_but_not_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 3, 1 << 30);
+    let segment = only_segment(dir.path());
+    let bytes = fs::read(&segment).unwrap();
+    fs::write(&segment, &bytes[..bytes.len() - 10]).unwrap();
+    let output = audit(&["verify", "--json", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["tampering"], false);
+    assert_eq!(json["findings"][0]["code"], "torn-tail");
+    let human = text(&audit(&["verify", dir.path().to_str().unwrap()]));
+    assert!(human.contains("no tampering"), "{human}");
+}
+
+#[test]
+fn one_later_segment_verifies_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 30, 2048);
+    let mut segments: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    segments.sort();
+    let later = segments.last().unwrap();
+    let output = audit(&["verify", later.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(text(&output).contains("seq "));
+}
+
+#[test]
+fn unreadable_paths_and_bad_usage_exit_two() {
+    let output = audit(&["verify", "/definitely/not/here"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/definitely/not/here"));
+
+    let empty = tempfile::tempdir().unwrap();
+    let output = audit(&["verify", empty.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no segment files"));
+
+    assert_eq!(audit(&["verify"]).status.code(), Some(2));
+    assert_eq!(audit(&["frobnicate"]).status.code(), Some(2));
+}

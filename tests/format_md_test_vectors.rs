@@ -1,0 +1,106 @@
+//! FORMAT.md's test vectors are what the writer produces, and hash as stated.
+//!
+//! An independent verifier is written from FORMAT.md alone; if the writer
+//! drifted from it, this test fails and prints the lines it now produces.
+
+mod common;
+
+use std::time::Duration;
+
+use audit_layer::{AuditEvent, CodeLocation, FailureKind, Outcome, Verifier};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+fn vector_events() -> Vec<AuditEvent> {
+    let at = |s: &str| s.parse().unwrap();
+    vec![
+        AuditEvent::builder("session.login")
+            .actor("alice")
+            .context("request_id", "req-7")
+            .context("source_ip", "203.0.113.9")
+            .code(CodeLocation::new("blog::auth", "login").with_file("src/auth.rs", 42))
+            .duration(Duration::from_micros(1500))
+            .time(at("2026-01-01T09:00:00.000000001Z"))
+            .build(),
+        AuditEvent::builder("post.publish")
+            .actor("mallory")
+            .resource("post:42")
+            .outcome(Outcome::failure(FailureKind::Denied, "not an editor"))
+            .time(at("2026-01-01T09:00:01Z"))
+            .build(),
+        AuditEvent::builder("user.role_change")
+            .actor("alice")
+            .resource("user:bob")
+            .before(json!({"role": "editor", "teams": ["news"]}))
+            .after(json!({"role": "admin", "teams": ["news", "ops"]}))
+            .context("ticket", "SEC-1234")
+            .time(at("2026-01-01T09:00:02.5Z"))
+            .build(),
+        AuditEvent::builder("note")
+            .actor("o'neil \"the\nadmin\" ü")
+            .outcome(Outcome::Unknown {
+                reason: "timeout".into(),
+            })
+            .time(at("2026-01-01T09:00:03Z"))
+            .build(),
+    ]
+}
+
+fn section<'a>(doc: &'a str, fence: &str) -> &'a str {
+    let start = doc
+        .find(fence)
+        .unwrap_or_else(|| panic!("FORMAT.md has no {fence} block"))
+        + fence.len();
+    let end = doc[start..].find("```").unwrap() + start;
+    doc[start..end].trim_start_matches('\n')
+}
+
+#[test]
+fn format_md_vectors_are_what_the_writer_writes() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/FORMAT.md")).unwrap();
+    let (sink, log) = audit_layer::MemorySink::new();
+    let (handle, guard) = audit_layer::AuditWriter::builder()
+        .service("blog-api")
+        .host("web-1")
+        .spawn(sink)
+        .unwrap();
+    for event in vector_events() {
+        handle.submit(event).unwrap();
+    }
+    guard.shutdown(Duration::from_secs(10)).unwrap();
+    let written = String::from_utf8(log.bytes()).unwrap();
+    let documented = section(&doc, "```jsonl test-vectors");
+    assert_eq!(
+        documented, written,
+        "FORMAT.md's vectors differ from what the writer writes now:\n{written}"
+    );
+}
+
+#[test]
+fn format_md_hashes_follow_the_documented_rule() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/FORMAT.md")).unwrap();
+    let lines: Vec<&str> = section(&doc, "```jsonl test-vectors").lines().collect();
+    let table = section(&doc, "```text test-vector-hashes");
+    let mut prev = "0".repeat(64);
+    for (line, row) in lines.iter().zip(table.lines()) {
+        let (seq, hash) = row.split_once(' ').unwrap();
+        // The documented rule, implemented from the text: drop the last 75
+        // bytes (`,"hash":"` + 64 hex + `"}`), SHA-256 the rest.
+        let hashed = &line.as_bytes()[..line.len() - 75];
+        assert_eq!(
+            hex::encode(Sha256::digest(hashed)),
+            hash.trim(),
+            "seq {seq}"
+        );
+        assert!(line.ends_with(&format!(",\"hash\":\"{}\"}}", hash.trim())));
+        assert!(
+            line.contains(&format!("\"prev\":\"{prev}\"")),
+            "seq {seq} does not link"
+        );
+        prev = hash.trim().to_owned();
+    }
+    assert_eq!(lines.len(), table.lines().count());
+    let mut bytes = lines.join("\n").into_bytes();
+    bytes.push(b'\n');
+    assert!(Verifier::new().verify_bytes(&bytes).is_intact());
+}
