@@ -44,18 +44,28 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod ack;
+mod call;
 pub mod chain;
 mod changes;
+mod classify;
+mod current_call;
 mod encode;
+mod layer;
 mod record;
 mod segment;
 pub mod sink;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod time;
 mod verify;
 mod writer;
 
 pub use ack::Ack;
+pub use audit_macros::audited;
 pub use changes::{Change, diff};
+pub use classify::ClassifyFailure;
+pub use current_call::{record_after, record_before, set_actor, set_context, set_resource};
+pub use layer::AuditLayer;
 pub use record::{
     AuditEvent, AuditEventBuilder, AuditRecord, CodeLocation, FailureKind, Outcome, RecordKind,
     RecordParseError,
@@ -74,6 +84,15 @@ pub use writer::{
 pub mod __private {
     use crate::chain::{ChainHead, Hash};
     use crate::record::{RecordDefaults, encode_line};
+
+    pub use crate::call::{Call, CallStart, Completion, Site};
+    pub use crate::classify::{OutcomeOf, ViaClassify, ViaDebug, ViaDisplay, ViaSuccess};
+    pub use crate::layer::any_layer_alive;
+    pub use crate::{FailureKind, Outcome};
+    pub use std::borrow::Cow;
+    pub use std::string::ToString;
+    pub use tracing;
+    pub use tracing::Instrument;
 
     /// Serialises and seals one record as the writer thread does, for
     /// measuring the single-core ceiling of the chain.

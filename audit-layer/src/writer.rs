@@ -225,6 +225,12 @@ pub struct WriterStats {
     pub failing: bool,
     /// The text of the most recent sink error.
     pub last_error: Option<String>,
+    /// Audited calls recorded with no actor: neither the call nor an
+    /// enclosing span named one. The record says `"actor": null`.
+    pub missing_actor: u64,
+    /// Audited calls that an installed audit layer never saw, because a
+    /// subscriber-wide filter or a `max_level_*` feature disabled their span.
+    pub unaudited_calls: u64,
 }
 
 /// Entry point: `AuditWriter::builder()...spawn(sink)`.
@@ -444,6 +450,8 @@ struct Shared {
     failed: AtomicU64,
     rejected: AtomicU64,
     write_errors: AtomicU64,
+    missing_actor: AtomicU64,
+    unaudited_calls: AtomicU64,
     next_seq: AtomicU64,
     failing: AtomicBool,
     closed: AtomicBool,
@@ -468,6 +476,8 @@ impl Shared {
             failed: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             write_errors: AtomicU64::new(0),
+            missing_actor: AtomicU64::new(0),
+            unaudited_calls: AtomicU64::new(0),
             next_seq: AtomicU64::new(next_seq),
             failing: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -682,7 +692,17 @@ impl AuditHandle {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
+            missing_actor: shared.missing_actor.load(Ordering::Relaxed),
+            unaudited_calls: shared.unaudited_calls.load(Ordering::Relaxed),
         }
+    }
+
+    pub(crate) fn note_missing_actor(&self) {
+        self.shared.missing_actor.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn note_unaudited(&self) {
+        self.shared.unaudited_calls.fetch_add(1, Ordering::Relaxed);
     }
 }
 

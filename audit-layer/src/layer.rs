@@ -1,0 +1,516 @@
+//! `AuditLayer`: picks the audited calls out of ordinary tracing traffic and
+//! turns each one into a record for the writer.
+//!
+//! - A per-layer filter admits only spans that carry `audit.*` fields, so the
+//!   other layers of a stack see exactly what they saw before, and their
+//!   filters do not decide what is audited.
+//! - A span is an *audited call* only when `#[audited]`'s generated code
+//!   starts it through the layer's hook. An ordinary span that happens to use
+//!   the `audit` target or `audit.*` field names never becomes a record; its
+//!   `audit.*` fields are context for the audited calls inside it.
+//! - Context (`audit.source_ip`, `audit.session`, `audit.request_id`, ...)
+//!   comes from every enclosing span, the innermost value winning;
+//!   `audit.actor` of an enclosing span is the actor of a call that names none.
+
+use std::any::TypeId;
+use std::borrow::Cow;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::SystemTime;
+
+use serde_json::value::RawValue;
+use tracing::field::{Field, Visit};
+use tracing::span::{self, Id};
+use tracing::subscriber::Interest;
+use tracing::{Dispatch, Event, Metadata, Subscriber};
+use tracing_subscriber::filter::{Filtered, LevelFilter};
+use tracing_subscriber::layer::{Context, Filter, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::ack::Ack;
+use crate::call::{CallStart, Site};
+use crate::record::{AuditEvent, RecordKind, set_context};
+use crate::time::Timestamp;
+use crate::writer::AuditHandle;
+use crate::{CodeLocation, Outcome};
+
+/// Prefix of the span fields the audit layer reads.
+pub(crate) const FIELD_PREFIX: &str = "audit.";
+/// A field every `#[audited]` span declares (and never records): its values
+/// arrive through the hook, so the layer need not read them from the span.
+pub(crate) const CALL_MARKER: &str = "audit.call";
+
+/// Turns audited calls into records; add it to a `tracing_subscriber` stack.
+///
+/// It brings its own per-layer filter: it sees only spans with `audit.*`
+/// fields, whatever the other layers filter, and they are unaffected by it.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{AuditLayer, AuditWriter, FileSink};
+/// use tracing_subscriber::prelude::*;
+///
+/// let dir = tempfile::tempdir()?;
+/// let (audit, _guard) = AuditWriter::builder().spawn(FileSink::open(dir.path())?)?;
+/// let subscriber = tracing_subscriber::registry()
+///     .with(tracing_subscriber::fmt::layer().with_filter(tracing_subscriber::EnvFilter::new("warn")))
+///     .with(AuditLayer::new(audit.clone()));
+/// # drop(subscriber);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct AuditLayer<S> {
+    inner: Filtered<AuditSpans<S>, AuditSpanFilter, S>,
+}
+
+impl<S> std::fmt::Debug for AuditLayer<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLayer")
+            .field("strict", &self.inner.inner().strict)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> AuditLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    /// A layer sending records to the writer behind `handle`.
+    ///
+    /// # Examples
+    ///
+    /// See [`AuditLayer`].
+    pub fn new(handle: AuditHandle) -> Self {
+        warn_if_compiled_out();
+        LAYERS_ALIVE.fetch_add(1, Ordering::Relaxed);
+        let spans = AuditSpans {
+            handle,
+            strict: false,
+            hook: Hook {
+                start: start_call::<S>,
+                update: update_call::<S>,
+                complete: complete_call::<S>,
+                unaudited: note_unaudited::<S>,
+            },
+            _subscriber: PhantomData,
+        };
+        AuditLayer {
+            inner: Filtered::new(spans, AuditSpanFilter),
+        }
+    }
+
+    /// In strict mode an audited call returns only once its record is synced
+    /// to stable storage; an async call awaits it without blocking its thread,
+    /// and concurrent calls share one fsync.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use audit_layer::{AuditLayer, AuditWriter, MemorySink};
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// let (sink, _log) = MemorySink::new();
+    /// let (audit, _guard) = AuditWriter::builder().spawn(sink)?;
+    /// let subscriber = tracing_subscriber::registry().with(AuditLayer::new(audit).strict(true));
+    /// # drop(subscriber);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.inner.inner_mut().strict = strict;
+        self
+    }
+}
+
+/// How many audit layers exist in the process. While there are none, an
+/// audited call with a disabled span is simply not audited: no one asked.
+static LAYERS_ALIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether any audit layer exists in the process.
+#[inline]
+pub fn any_layer_alive() -> bool {
+    LAYERS_ALIVE.load(Ordering::Relaxed) > 0
+}
+
+impl<S> Drop for AuditSpans<S> {
+    fn drop(&mut self) {
+        LAYERS_ALIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Complains once, loudly, when tracing's `max_level_*` features compile out
+/// the level `#[audited]` uses by default.
+fn warn_if_compiled_out() {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if tracing::level_filters::STATIC_MAX_LEVEL < LevelFilter::INFO
+        && !WARNED.swap(true, Ordering::Relaxed)
+    {
+        eprintln!(
+            "audit-layer: tracing is compiled with max level {}: audit spans at INFO, \
+             #[audited]'s default level, are compiled out and will not be recorded; \
+             remove the max_level_* feature or give #[audited] a level it keeps",
+            tracing::level_filters::STATIC_MAX_LEVEL
+        );
+    }
+}
+
+/// The per-layer filter: spans with `audit.*` fields, at any level.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AuditSpanFilter;
+
+fn is_audit_span(metadata: &Metadata<'_>) -> bool {
+    metadata.is_span()
+        && metadata
+            .fields()
+            .iter()
+            .any(|field| field.name().starts_with(FIELD_PREFIX))
+}
+
+impl<S> Filter<S> for AuditSpanFilter {
+    fn enabled(&self, metadata: &Metadata<'_>, _: &Context<'_, S>) -> bool {
+        is_audit_span(metadata)
+    }
+
+    fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if is_audit_span(metadata) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::TRACE)
+    }
+}
+
+/// Changes the nearest audited call at or above a span.
+pub(crate) type UpdateCall = fn(&Dispatch, &Id, &mut dyn FnMut(&mut CallState)) -> bool;
+/// Finishes an audited call with its outcome and `after` state.
+pub(crate) type CompleteCall = fn(&Dispatch, &Id, Outcome, Option<Box<RawValue>>) -> Option<Ack>;
+
+/// The functions `#[audited]`'s generated code reaches through
+/// `Dispatch::downcast_ref`, monomorphised for the subscriber below the layer.
+#[derive(Clone, Copy)]
+pub(crate) struct Hook {
+    pub(crate) start: fn(&Dispatch, &Id, &'static Site, CallStart) -> bool,
+    pub(crate) update: UpdateCall,
+    pub(crate) complete: CompleteCall,
+    pub(crate) unaudited: fn(&Dispatch),
+}
+
+/// The inner layer; [`AuditLayer`] adds the filter around it.
+pub(crate) struct AuditSpans<S> {
+    handle: AuditHandle,
+    strict: bool,
+    hook: Hook,
+    _subscriber: PhantomData<fn(S)>,
+}
+
+/// What an audited call has gathered so far (span extension).
+pub(crate) struct CallState {
+    site: &'static Site,
+    action: Option<String>,
+    pub(crate) actor: Option<String>,
+    pub(crate) resource: Option<String>,
+    pub(crate) context: Vec<(Cow<'static, str>, String)>,
+    pub(crate) before: Option<Box<RawValue>>,
+    pub(crate) after: Option<Box<RawValue>>,
+    // Wall-clock start: the end time is read once and serves both as the
+    // record's time and, minus this, as its duration (two clock reads a call,
+    // not three; a step of the clock shows as a zero duration).
+    started: SystemTime,
+    completed: bool,
+}
+
+/// `audit.*` fields of an ordinary span (span extension).
+#[derive(Default)]
+struct ContextFields {
+    actor: Option<String>,
+    entries: Vec<(Cow<'static, str>, String)>,
+}
+
+impl ContextFields {
+    fn set(&mut self, field: &Field, value: String) {
+        let name = field.name();
+        match name.strip_prefix(FIELD_PREFIX) {
+            Some("actor") => self.actor = Some(value),
+            Some("call") | None => {}
+            Some(key) => set_context(&mut self.entries, Cow::Borrowed(key), value),
+        }
+    }
+}
+
+impl Visit for ContextFields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name().starts_with(FIELD_PREFIX) {
+            self.set(field, value.to_owned());
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name().starts_with(FIELD_PREFIX) {
+            self.set(field, format!("{value:?}"));
+        }
+    }
+}
+
+fn start_call<S>(dispatch: &Dispatch, id: &Id, site: &'static Site, start: CallStart) -> bool
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let Some(span) = dispatch.downcast_ref::<S>().and_then(|s| s.span(id)) else {
+        return false;
+    };
+    let mut extensions = span.extensions_mut();
+    if extensions.get_mut::<CallState>().is_some() {
+        return false;
+    }
+    extensions.insert(CallState {
+        site,
+        action: start.action,
+        actor: start.actor,
+        resource: start.resource,
+        context: start.context,
+        before: None,
+        after: None,
+        started: SystemTime::now(),
+        completed: false,
+    });
+    true
+}
+
+fn update_call<S>(dispatch: &Dispatch, id: &Id, update: &mut dyn FnMut(&mut CallState)) -> bool
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let Some(span) = dispatch.downcast_ref::<S>().and_then(|s| s.span(id)) else {
+        return false;
+    };
+    for span in span.scope() {
+        if let Some(state) = span.extensions_mut().get_mut::<CallState>() {
+            if state.completed {
+                return false;
+            }
+            update(state);
+            return true;
+        }
+    }
+    false
+}
+
+fn complete_call<S>(
+    dispatch: &Dispatch,
+    id: &Id,
+    outcome: Outcome,
+    after: Option<Box<RawValue>>,
+) -> Option<Ack>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let layer = dispatch.downcast_ref::<AuditSpans<S>>()?;
+    let span = dispatch.downcast_ref::<S>()?.span(id)?;
+    let mut event = {
+        let mut extensions = span.extensions_mut();
+        let state = extensions.get_mut::<CallState>()?;
+        if state.completed {
+            return None;
+        }
+        state.completed = true;
+        let site = state.site;
+        let now = SystemTime::now();
+        AuditEvent {
+            time: Timestamp::clamped(now),
+            kind: RecordKind::Event,
+            action: match state.action.take() {
+                Some(action) => Cow::Owned(action),
+                None => Cow::Borrowed(site.action),
+            },
+            actor: state.actor.take(),
+            resource: state.resource.take(),
+            outcome,
+            before: state.before.take(),
+            after: after.or_else(|| state.after.take()),
+            context: std::mem::take(&mut state.context),
+            code: Some(CodeLocation {
+                module: Some(Cow::Borrowed(site.module)),
+                function: Some(Cow::Borrowed(site.function)),
+                file: Some(Cow::Borrowed(site.file)),
+                line: Some(site.line),
+            }),
+            duration: Some(now.duration_since(state.started).unwrap_or_default()),
+            service: None,
+            host: None,
+        }
+    };
+    // Enclosing spans, innermost first: they fill in what the call did not name.
+    for ancestor in span.scope().skip(1) {
+        let extensions = ancestor.extensions();
+        if let Some(fields) = extensions.get::<ContextFields>() {
+            inherit(&mut event, fields.actor.as_deref(), &fields.entries);
+        } else if let Some(outer) = extensions.get::<CallState>() {
+            inherit(&mut event, outer.actor.as_deref(), &outer.context);
+        }
+    }
+    if event.actor.is_none() {
+        layer.handle.note_missing_actor();
+    }
+    drop(span);
+    layer.submit(event)
+}
+
+fn inherit(event: &mut AuditEvent, actor: Option<&str>, entries: &[(Cow<'static, str>, String)]) {
+    if event.actor.is_none() {
+        event.actor = actor.map(str::to_owned);
+    }
+    for (key, value) in entries {
+        if let Err(at) = event
+            .context
+            .binary_search_by(|(k, _)| k.as_ref().cmp(key.as_ref()))
+        {
+            event.context.insert(at, (key.clone(), value.clone()));
+        }
+    }
+}
+
+fn note_unaudited<S>(dispatch: &Dispatch)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if let Some(layer) = dispatch.downcast_ref::<AuditSpans<S>>() {
+        layer.handle.note_unaudited();
+    }
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "audit-layer: an #[audited] call was not recorded: its span never reached the audit \
+             layer. A filter applied to the whole subscriber (a layer-wide EnvFilter, say) or a \
+             max_level_* feature disables it. Put filters on the other layers with \
+             .with_filter(...), or let `audit=trace` through. (Counted in unaudited_calls.)"
+        );
+    }
+}
+
+impl<S> AuditSpans<S> {
+    fn submit(&self, event: AuditEvent) -> Option<Ack> {
+        let result = if self.strict {
+            self.handle.submit_acked(event).map(Some)
+        } else {
+            self.handle.submit(event).map(|()| None)
+        };
+        result.unwrap_or_else(|_| {
+            static WARNED: AtomicBool = AtomicBool::new(false);
+            if !WARNED.swap(true, Ordering::Relaxed) {
+                eprintln!(
+                    "audit-layer: the audit writer has shut down; audited calls are no longer \
+                     recorded (counted in the writer's `rejected`)"
+                );
+            }
+            None
+        })
+    }
+}
+
+impl<S> Layer<S> for AuditSpans<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if attrs.metadata().fields().field(CALL_MARKER).is_some() {
+            // An audited call: its values come through the hook.
+            return;
+        }
+        let mut fields = ContextFields::default();
+        attrs.record(&mut fields);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(fields);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        if let Some(fields) = extensions.get_mut::<ContextFields>() {
+            values.record(fields);
+        }
+    }
+
+    unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
+        if id == TypeId::of::<Self>() {
+            Some(self as *const Self as *const ())
+        } else if id == TypeId::of::<Hook>() {
+            Some(&self.hook as *const Hook as *const ())
+        } else {
+            None
+        }
+    }
+}
+
+impl<S> Layer<S> for AuditLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_register_dispatch(&self, subscriber: &Dispatch) {
+        self.inner.on_register_dispatch(subscriber);
+    }
+
+    fn on_layer(&mut self, subscriber: &mut S) {
+        self.inner.on_layer(subscriber);
+    }
+
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        self.inner.register_callsite(metadata)
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        self.inner.enabled(metadata, ctx)
+    }
+
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        self.inner.on_new_span(attrs, id, ctx);
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        self.inner.max_level_hint()
+    }
+
+    fn on_record(&self, span: &Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
+        self.inner.on_record(span, values, ctx);
+    }
+
+    fn on_follows_from(&self, span: &Id, follows: &Id, ctx: Context<'_, S>) {
+        self.inner.on_follows_from(span, follows, ctx);
+    }
+
+    fn event_enabled(&self, event: &Event<'_>, ctx: Context<'_, S>) -> bool {
+        self.inner.event_enabled(event, ctx)
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        self.inner.on_event(event, ctx);
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        self.inner.on_enter(id, ctx);
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        self.inner.on_exit(id, ctx);
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        self.inner.on_close(id, ctx);
+    }
+
+    fn on_id_change(&self, old: &Id, new: &Id, ctx: Context<'_, S>) {
+        self.inner.on_id_change(old, new, ctx);
+    }
+
+    unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
+        if id == TypeId::of::<Self>() {
+            Some(self as *const Self as *const ())
+        } else {
+            // SAFETY: forwarded unchanged; the inner layer answers for its own types.
+            unsafe { self.inner.downcast_raw(id) }
+        }
+    }
+}

@@ -1,0 +1,672 @@
+//! Test helpers: capture the audit records one test produces and assert on
+//! their structure (feature `testing`).
+//!
+//! [`capture`] installs an audit layer, writing to memory, as the default
+//! subscriber of the current thread; inside a multi-thread tokio runtime it
+//! also installs it on every worker thread of that runtime, so records from
+//! spawned tasks are captured. Tests running in parallel each have their own
+//! thread (and runtime), so they never see each other's records.
+//!
+//! # Examples
+//!
+//! ```
+//! use audit_layer::audited;
+//! use audit_layer::testing::{capture, Expect};
+//!
+//! #[audited(action = "post.publish", actor = user, resource = id)]
+//! fn publish(user: &str, id: u64) -> Result<(), String> {
+//!     if user == "mallory" { Err("not an editor".into()) } else { Ok(()) }
+//! }
+//!
+//! let audit = capture();
+//! publish("alice", 42).unwrap();
+//! publish("mallory", 42).unwrap_err();
+//!
+//! audit.assert_one(&Expect::action("post.publish").actor("alice").resource("42").success());
+//! audit.assert_one(&Expect::action("post.publish").actor("mallory").failure().reason("not an editor"));
+//! audit.assert_chain_verifies();
+//! ```
+//!
+//! A failed assertion lists what was recorded:
+//!
+//! ```should_panic
+//! # use audit_layer::audited;
+//! # use audit_layer::testing::{capture, Expect};
+//! #[audited(action = "post.publish", actor = user)]
+//! fn publish(user: &str) {}
+//!
+//! let audit = capture();
+//! publish("alice");
+//! // panics: "expected exactly one audit record matching action=post.publish actor=bob,
+//! // found 0; recorded:\n  seq 0  post.publish  actor=alice  outcome=success ..."
+//! audit.assert_one(&Expect::action("post.publish").actor("bob"));
+//! ```
+
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tracing::Dispatch;
+use tracing::dispatcher::DefaultGuard;
+use tracing_subscriber::layer::SubscriberExt;
+
+use crate::{
+    AuditHandle, AuditLayer, AuditRecord, AuditWriter, Change, Durability, FailureKind, MemoryLog,
+    MemorySink, RecordKind, Verifier, WriterGuard,
+};
+
+thread_local! {
+    /// The capture installed on a tokio worker thread.
+    static WORKER_DEFAULT: RefCell<Option<DefaultGuard>> = const { RefCell::new(None) };
+}
+
+/// The records of one test; see the [module documentation](self).
+///
+/// # Examples
+///
+/// See the [module documentation](self).
+#[must_use = "records are captured only while the capture is alive"]
+pub struct AuditCapture {
+    log: MemoryLog,
+    handle: AuditHandle,
+    dispatch: Dispatch,
+    _default: DefaultGuard,
+    _writer: WriterGuard,
+}
+
+impl fmt::Debug for AuditCapture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditCapture")
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts capturing the audit records of this test.
+///
+/// # Panics
+///
+/// If the writer thread cannot start, or, inside a multi-thread tokio
+/// runtime, if its workers stay busy for ten seconds.
+///
+/// # Examples
+///
+/// See the [module documentation](self).
+pub fn capture() -> AuditCapture {
+    capture_with(|layer| layer)
+}
+
+/// Like [`capture`], with the layer configured (strict mode, say).
+///
+/// # Panics
+///
+/// See [`capture`].
+///
+/// # Examples
+///
+/// ```
+/// let audit = audit_layer::testing::capture_with(|layer| layer.strict(true));
+/// # drop(audit);
+/// ```
+pub fn capture_with(
+    configure: impl FnOnce(
+        AuditLayer<tracing_subscriber::Registry>,
+    ) -> AuditLayer<tracing_subscriber::Registry>,
+) -> AuditCapture {
+    let (sink, log) = MemorySink::new();
+    let (handle, writer) = AuditWriter::builder()
+        .durability(Durability::Buffered)
+        .host("test")
+        .spawn(sink)
+        .expect("start the capture's writer thread");
+    let layer = configure(AuditLayer::new(handle.clone()));
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    let default = tracing::dispatcher::set_default(&dispatch);
+    install_on_runtime_workers(&dispatch);
+    AuditCapture {
+        log,
+        handle,
+        dispatch,
+        _default: default,
+        _writer: writer,
+    }
+}
+
+/// Makes `dispatch` the default on every worker of the current multi-thread
+/// tokio runtime: one task per worker, each held until all have started, so
+/// each lands on a different worker.
+fn install_on_runtime_workers(dispatch: &Dispatch) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    if runtime.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+        return;
+    }
+    let workers = runtime.metrics().num_workers();
+    let arrived = Arc::new((Mutex::new(0usize), Condvar::new()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for _ in 0..workers {
+        let dispatch = dispatch.clone();
+        let arrived = Arc::clone(&arrived);
+        runtime.spawn(async move {
+            WORKER_DEFAULT.with(|slot| {
+                let mut slot = slot.borrow_mut();
+                // The previous guard must go first: dropping it restores the
+                // default it replaced.
+                slot.take();
+                *slot = Some(tracing::dispatcher::set_default(&dispatch));
+            });
+            let (count, all_here) = &*arrived;
+            let mut count = count.lock().unwrap_or_else(PoisonError::into_inner);
+            *count += 1;
+            all_here.notify_all();
+            let _ = all_here
+                .wait_timeout_while(
+                    count,
+                    deadline.saturating_duration_since(Instant::now()),
+                    |n| *n < workers,
+                )
+                .unwrap_or_else(PoisonError::into_inner);
+        });
+    }
+    let (count, all_here) = &*arrived;
+    let count = count.lock().unwrap_or_else(PoisonError::into_inner);
+    let (count, timeout) = all_here
+        .wait_timeout_while(
+            count,
+            deadline.saturating_duration_since(Instant::now()),
+            |n| *n < workers,
+        )
+        .unwrap_or_else(PoisonError::into_inner);
+    assert!(
+        !timeout.timed_out(),
+        "audit capture: only {} of {workers} tokio workers became free within 10 s",
+        *count
+    );
+}
+
+impl AuditCapture {
+    /// The writer handle behind the capture (for its counters).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let audit = audit_layer::testing::capture();
+    /// assert_eq!(audit.handle().stats().missing_actor, 0);
+    /// ```
+    pub fn handle(&self) -> &AuditHandle {
+        &self.handle
+    }
+
+    /// The capture's dispatcher, to install on threads the test starts itself
+    /// (`tracing::dispatcher::with_default(audit.dispatch(), || ...)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let audit = audit_layer::testing::capture();
+    /// let dispatch = audit.dispatch().clone();
+    /// std::thread::spawn(move || tracing::dispatcher::with_default(&dispatch, || {})).join().unwrap();
+    /// ```
+    pub fn dispatch(&self) -> &Dispatch {
+        &self.dispatch
+    }
+
+    /// Every record so far, system records included, in chain order.
+    ///
+    /// # Panics
+    ///
+    /// If the writer failed or the log does not parse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let audit = audit_layer::testing::capture();
+    /// assert!(audit.all_records().is_empty());
+    /// ```
+    pub fn all_records(&self) -> Vec<AuditRecord> {
+        self.handle.flush().expect("flush the capture's writer");
+        self.log.records().expect("the captured log parses")
+    }
+
+    /// The application's records so far (system records left out).
+    ///
+    /// # Panics
+    ///
+    /// See [`all_records`](Self::all_records).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let audit = audit_layer::testing::capture();
+    /// assert!(audit.records().is_empty());
+    /// ```
+    pub fn records(&self) -> Vec<AuditRecord> {
+        self.all_records()
+            .into_iter()
+            .filter(|record| record.kind == RecordKind::Event)
+            .collect()
+    }
+
+    /// Asserts that exactly one record matches, and returns it.
+    ///
+    /// # Panics
+    ///
+    /// When none or several match; the message lists every record.
+    ///
+    /// # Examples
+    ///
+    /// See the [module documentation](self).
+    #[track_caller]
+    pub fn assert_one(&self, expected: &Expect) -> AuditRecord {
+        let records = self.records();
+        let matching: Vec<&AuditRecord> = records.iter().filter(|r| expected.matches(r)).collect();
+        if matching.len() != 1 {
+            panic!(
+                "expected exactly one audit record matching {expected}, found {}; recorded:\n{}",
+                matching.len(),
+                listing(&records)
+            );
+        }
+        matching[0].clone()
+    }
+
+    /// Asserts that no record matches.
+    ///
+    /// # Panics
+    ///
+    /// When one does; the message lists every record.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use audit_layer::testing::{capture, Expect};
+    /// let audit = capture();
+    /// audit.assert_none(&Expect::action("user.delete"));
+    /// ```
+    #[track_caller]
+    pub fn assert_none(&self, expected: &Expect) {
+        let records = self.records();
+        if records.iter().any(|r| expected.matches(r)) {
+            panic!(
+                "expected no audit record matching {expected}; recorded:\n{}",
+                listing(&records)
+            );
+        }
+    }
+
+    /// Asserts that the records are exactly these, in this order.
+    ///
+    /// # Panics
+    ///
+    /// On any difference; the message lists every record.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use audit_layer::{audited, testing::{capture, Expect}};
+    /// #[audited(action = "a")] fn a() {}
+    /// #[audited(action = "b")] fn b() {}
+    /// let audit = capture();
+    /// a();
+    /// b();
+    /// audit.assert_exactly(&[Expect::action("a"), Expect::action("b")]);
+    /// ```
+    #[track_caller]
+    pub fn assert_exactly(&self, expected: &[Expect]) {
+        let records = self.records();
+        let all_match = records.len() == expected.len()
+            && records.iter().zip(expected).all(|(r, e)| e.matches(r));
+        if !all_match {
+            let wanted: Vec<String> = expected.iter().map(|e| format!("  {e}")).collect();
+            panic!(
+                "expected exactly these {} audit records:\n{}\nrecorded:\n{}",
+                expected.len(),
+                wanted.join("\n"),
+                listing(&records)
+            );
+        }
+    }
+
+    /// Asserts that the captured log verifies as `audit verify` would.
+    ///
+    /// # Panics
+    ///
+    /// With the verifier's findings.
+    ///
+    /// # Examples
+    ///
+    /// See the [module documentation](self).
+    #[track_caller]
+    pub fn assert_chain_verifies(&self) {
+        self.handle.flush().expect("flush the capture's writer");
+        let report = Verifier::new().verify_bytes(&self.log.bytes());
+        assert!(
+            report.is_intact(),
+            "the captured audit log does not verify:\n{}",
+            report
+                .findings
+                .iter()
+                .map(|f| format!("  {f}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
+
+fn listing(records: &[AuditRecord]) -> String {
+    if records.is_empty() {
+        return "  (no records)".into();
+    }
+    records
+        .iter()
+        .map(|record| format!("  {}", Summary(record)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+struct Summary<'a>(&'a AuditRecord);
+
+impl fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let record = self.0;
+        write!(f, "seq {}  {}", record.seq, record.action)?;
+        if let Some(actor) = &record.actor {
+            write!(f, "  actor={actor}")?;
+        } else {
+            write!(f, "  actor=(none)")?;
+        }
+        if let Some(resource) = &record.resource {
+            write!(f, "  resource={resource}")?;
+        }
+        write!(f, "  outcome={}", record.outcome)?;
+        if !record.context.is_empty() {
+            write!(f, "  context={:?}", record.context)?;
+        }
+        if let Some(before) = &record.before {
+            write!(f, "  before={before}")?;
+        }
+        if let Some(after) = &record.after {
+            write!(f, "  after={after}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum ExpectOutcome {
+    Success,
+    Failure,
+    Unknown,
+}
+
+/// What a record should hold; fields left unset are not checked.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::testing::Expect;
+/// use audit_layer::FailureKind;
+/// use serde_json::json;
+///
+/// let expected = Expect::action("user.role_change")
+///     .actor("alice")
+///     .resource("user:bob")
+///     .success()
+///     .change("/role", json!("editor"), json!("admin"))
+///     .context("ticket", "SEC-1");
+/// assert!(expected.to_string().contains("user.role_change"));
+/// let denied = Expect::action("post.publish").failure_kind(FailureKind::Denied);
+/// # let _ = denied;
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Expect {
+    action: String,
+    actor: Option<Option<String>>,
+    resource: Option<Option<String>>,
+    outcome: Option<ExpectOutcome>,
+    kind: Option<FailureKind>,
+    reason: Option<String>,
+    before: Option<Value>,
+    after: Option<Value>,
+    changes: Vec<Change>,
+    context: Vec<(String, String)>,
+}
+
+impl Expect {
+    /// A record of `action`.
+    ///
+    /// # Examples
+    ///
+    /// See [`Expect`].
+    pub fn action(action: impl Into<String>) -> Self {
+        Expect {
+            action: action.into(),
+            ..Expect::default()
+        }
+    }
+
+    /// Made by `actor`.
+    ///
+    /// # Examples
+    ///
+    /// See [`Expect`].
+    pub fn actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(Some(actor.into()));
+        self
+    }
+
+    /// Made with no actor at all.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let expected = audit_layer::testing::Expect::action("cron.cleanup").no_actor();
+    /// # let _ = expected;
+    /// ```
+    pub fn no_actor(mut self) -> Self {
+        self.actor = Some(None);
+        self
+    }
+
+    /// On `resource`.
+    ///
+    /// # Examples
+    ///
+    /// See [`Expect`].
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(Some(resource.into()));
+        self
+    }
+
+    /// With outcome success.
+    ///
+    /// # Examples
+    ///
+    /// See [`Expect`].
+    pub fn success(mut self) -> Self {
+        self.outcome = Some(ExpectOutcome::Success);
+        self
+    }
+
+    /// With outcome failure (any kind).
+    ///
+    /// # Examples
+    ///
+    /// See the [module documentation](self).
+    pub fn failure(mut self) -> Self {
+        self.outcome = Some(ExpectOutcome::Failure);
+        self
+    }
+
+    /// With outcome failure of this kind.
+    ///
+    /// # Examples
+    ///
+    /// See [`Expect`].
+    pub fn failure_kind(mut self, kind: FailureKind) -> Self {
+        self.outcome = Some(ExpectOutcome::Failure);
+        self.kind = Some(kind);
+        self
+    }
+
+    /// With outcome unknown.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let expected = audit_layer::testing::Expect::action("a").unknown();
+    /// # let _ = expected;
+    /// ```
+    pub fn unknown(mut self) -> Self {
+        self.outcome = Some(ExpectOutcome::Unknown);
+        self
+    }
+
+    /// With this reason (a failure's or an unknown outcome's).
+    ///
+    /// # Examples
+    ///
+    /// See the [module documentation](self).
+    pub fn reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// With this state before.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let expected = audit_layer::testing::Expect::action("a").before(serde_json::json!({"n": 1}));
+    /// # let _ = expected;
+    /// ```
+    pub fn before(mut self, state: Value) -> Self {
+        self.before = Some(state);
+        self
+    }
+
+    /// With this state after.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let expected = audit_layer::testing::Expect::action("a").after(serde_json::json!({"n": 2}));
+    /// # let _ = expected;
+    /// ```
+    pub fn after(mut self, state: Value) -> Self {
+        self.after = Some(state);
+        self
+    }
+
+    /// Whose changes include `path` going from `old` to `new`.
+    ///
+    /// # Examples
+    ///
+    /// See [`Expect`].
+    pub fn change(mut self, path: impl Into<String>, old: Value, new: Value) -> Self {
+        self.changes.push(Change::new(path, Some(old), Some(new)));
+        self
+    }
+
+    /// Whose context has `key` = `value`.
+    ///
+    /// # Examples
+    ///
+    /// See [`Expect`].
+    pub fn context(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.context.push((key.into(), value.into()));
+        self
+    }
+
+    /// Whether `record` is what this describes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use audit_layer::testing::Expect;
+    /// # let line = br#"{"v":1,"seq":0,"prev":"0000000000000000000000000000000000000000000000000000000000000000","time":"2026-01-01T00:00:00.000000000Z","kind":"event","action":"session.login","actor":"alice","resource":null,"outcome":"success","category":null,"reason":null,"before":null,"after":null,"changes":null,"context":{},"code":null,"duration_ns":null,"service":null,"host":null,"hash":"0000000000000000000000000000000000000000000000000000000000000000"}"#;
+    /// let record = audit_layer::AuditRecord::from_line(line).unwrap();
+    /// assert!(Expect::action("session.login").actor("alice").matches(&record));
+    /// assert!(!Expect::action("session.login").actor("bob").matches(&record));
+    /// ```
+    pub fn matches(&self, record: &AuditRecord) -> bool {
+        let outcome_matches = match (&self.outcome, &record.outcome) {
+            (None, _) => true,
+            (Some(ExpectOutcome::Success), crate::Outcome::Success) => true,
+            (Some(ExpectOutcome::Failure), crate::Outcome::Failure { kind, .. }) => {
+                self.kind.as_ref().is_none_or(|wanted| wanted == kind)
+            }
+            (Some(ExpectOutcome::Unknown), crate::Outcome::Unknown { .. }) => true,
+            _ => false,
+        };
+        record.action == self.action
+            && self
+                .actor
+                .as_ref()
+                .is_none_or(|actor| *actor == record.actor)
+            && self.resource.as_ref().is_none_or(|r| *r == record.resource)
+            && outcome_matches
+            && self
+                .reason
+                .as_deref()
+                .is_none_or(|reason| record.outcome.reason() == Some(reason))
+            && self
+                .before
+                .as_ref()
+                .is_none_or(|b| record.before.as_ref() == Some(b))
+            && self
+                .after
+                .as_ref()
+                .is_none_or(|a| record.after.as_ref() == Some(a))
+            && self.changes.iter().all(|change| {
+                record
+                    .changes
+                    .as_ref()
+                    .is_some_and(|changes| changes.contains(change))
+            })
+            && self
+                .context
+                .iter()
+                .all(|(k, v)| record.context.get(k) == Some(v))
+    }
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "action={}", self.action)?;
+        match &self.actor {
+            Some(Some(actor)) => write!(f, " actor={actor}")?,
+            Some(None) => write!(f, " actor=(none)")?,
+            None => {}
+        }
+        if let Some(Some(resource)) = &self.resource {
+            write!(f, " resource={resource}")?;
+        }
+        if let Some(outcome) = &self.outcome {
+            write!(f, " outcome={}", format!("{outcome:?}").to_lowercase())?;
+        }
+        if let Some(kind) = &self.kind {
+            write!(f, "({kind})")?;
+        }
+        if let Some(reason) = &self.reason {
+            write!(f, " reason={reason:?}")?;
+        }
+        if let Some(before) = &self.before {
+            write!(f, " before={before}")?;
+        }
+        if let Some(after) = &self.after {
+            write!(f, " after={after}")?;
+        }
+        for change in &self.changes {
+            write!(f, " change={}", change.path)?;
+        }
+        for (key, value) in &self.context {
+            write!(f, " context.{key}={value}")?;
+        }
+        Ok(())
+    }
+}
