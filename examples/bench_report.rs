@@ -13,8 +13,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use audit_layer::chain::ChainHead;
-use audit_layer::{AuditEvent, AuditWriter, CodeLocation, Durability, FileSink, Verifier};
+use audit_layer::{
+    AuditEvent, AuditLayer, AuditWriter, CodeLocation, Durability, FileSink, MemorySink, Verifier,
+    audited,
+};
 use serde_json::json;
+use tracing_subscriber::prelude::*;
 
 /// The benchmark record: six named fields (action, actor, resource, source
 /// IP, request id, session), code location and duration; a line of about
@@ -180,6 +184,124 @@ fn verify_vs_openssl(dir: &Path, records: u64) -> VerifySpeeds {
     }
 }
 
+/// The audited handler of the caller-cost rows: six named values.
+#[audited(
+    action = "post.publish",
+    actor = user,
+    resource = post,
+    fields(source_ip = ip, request_id = request, session = session)
+)]
+#[inline(never)]
+fn audited_call(
+    user: &str,
+    post: u64,
+    ip: &str,
+    request: &str,
+    session: &str,
+) -> Result<u64, String> {
+    Ok(std::hint::black_box(post))
+}
+
+/// The same handler as `tracing::instrument` users write it today.
+#[tracing::instrument(
+    skip_all,
+    fields(action = "post.publish", actor = user, resource = post, source_ip = ip, request_id = request, session = session)
+)]
+#[inline(never)]
+fn instrumented_call(
+    user: &str,
+    post: u64,
+    ip: &str,
+    request: &str,
+    session: &str,
+) -> Result<u64, String> {
+    Ok(std::hint::black_box(post))
+}
+
+const CALL_ARGS: (&str, &str, &str, &str) = (
+    "user-000042",
+    "203.0.113.42",
+    "5f0c2a8e-3b1d-4c55-9a3e-2f6d1c9b7e41",
+    "s-8b2f1d94c0e64a7f",
+);
+
+/// Nanoseconds per call of `call`, median of several bursts; `between`
+/// runs untimed after each burst (to drain a queue).
+fn ns_per_call(calls: u64, mut call: impl FnMut(u64), mut between: impl FnMut()) -> f64 {
+    let mut samples = Vec::new();
+    for _ in 0..7 {
+        let start = Instant::now();
+        for n in 0..calls {
+            call(n);
+        }
+        samples.push(start.elapsed().as_nanos() as f64 / calls as f64);
+        between();
+    }
+    median(samples)
+}
+
+/// Nanoseconds per audited call under `AuditLayer`, the queue large enough
+/// that a burst never waits on the writer.
+fn audited_under_layer(burst: u64) -> f64 {
+    let (user, ip, request, session) = CALL_ARGS;
+    let (sink, _log) = MemorySink::new();
+    let (handle, guard) = AuditWriter::builder()
+        .queue_capacity(burst as usize + 1)
+        .durability(Durability::Buffered)
+        .spawn(sink)
+        .expect("spawn");
+    let ns = tracing::subscriber::with_default(
+        tracing_subscriber::registry().with(AuditLayer::new(handle.clone())),
+        || {
+            ns_per_call(
+                burst,
+                |n| {
+                    let _ = std::hint::black_box(audited_call(user, n, ip, request, session));
+                },
+                || handle.flush().expect("flush"),
+            )
+        },
+    );
+    assert_eq!(handle.stats().unaudited_calls, 0);
+    guard.shutdown(Duration::from_secs(60)).expect("shutdown");
+    ns
+}
+
+fn caller_cost_rows() {
+    const BURST: u64 = 100_000;
+    let (user, ip, request, session) = CALL_ARGS;
+    let audited = |n: u64| {
+        let _ = std::hint::black_box(audited_call(user, n, ip, request, session));
+    };
+    let instrumented = |n: u64| {
+        let _ = std::hint::black_box(instrumented_call(user, n, ip, request, session));
+    };
+
+    let bare_audited = ns_per_call(BURST, audited, || {});
+    let bare_instrumented = ns_per_call(BURST, instrumented, || {});
+
+    let with_layer = audited_under_layer(BURST);
+    // The peer: #[instrument] with a JSON fmt layer logging each span's close.
+    let json = tracing::subscriber::with_default(
+        tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+                .with_writer(std::io::sink),
+        ),
+        || ns_per_call(BURST, instrumented, || {}),
+    );
+
+    println!(
+        "| caller cost, audited call, 6 fields, AuditLayer | {with_layer:.0} ns | `#[instrument]` + fmt JSON layer: {json:.0} ns | {:.2} |",
+        with_layer / json
+    );
+    println!(
+        "| caller cost, audited call, no subscriber | {bare_audited:.1} ns | `#[instrument]`, no subscriber: {bare_instrumented:.1} ns | {:.2} |",
+        bare_audited / bare_instrumented
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let wants = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
@@ -187,6 +309,28 @@ fn main() {
 
     println!("| measurement | value | peer (same run) | ratio |");
     println!("|---|---|---|---|");
+    if args.iter().any(|a| a == "bare") {
+        // Only the audited call with no subscriber: for profiling.
+        let (user, ip, request, session) = CALL_ARGS;
+        let ns = ns_per_call(
+            5_000_000,
+            |n| {
+                let _ = std::hint::black_box(audited_call(user, n, ip, request, session));
+            },
+            || {},
+        );
+        println!("| bare audited call | {ns:.1} ns | | |");
+    }
+    if args.iter().any(|a| a == "layer") {
+        // Only audited calls under AuditLayer: for profiling the caller's side.
+        println!(
+            "| audited call under AuditLayer | {:.0} ns | | |",
+            audited_under_layer(200_000)
+        );
+    }
+    if wants("caller") {
+        caller_cost_rows();
+    }
     if args.iter().any(|a| a == "ceiling") {
         // Only the single-core ceiling: for profiling the encode path.
         let (ceiling, line) = chain_ceiling(3_000_000, sample_event);

@@ -1,0 +1,315 @@
+//! `#[audited]` works on every shape of function a service has, and each
+//! call makes one record naming what the attribute named.
+
+use audit_layer::audited;
+use audit_layer::testing::{Expect, capture};
+
+#[audited(action = "shape.sync", actor = user, resource = id)]
+fn sync_fn(user: &str, id: u64) -> u64 {
+    id + 1
+}
+
+#[audited(action = "shape.async", actor = user, resource = id)]
+async fn async_fn(user: &str, id: u64) -> u64 {
+    tokio::task::yield_now().await;
+    id + 1
+}
+
+struct Account {
+    owner: String,
+    balance: i64,
+}
+
+impl Account {
+    #[audited(action = "account.read", actor = self.owner, resource = "account")]
+    fn balance(&self) -> i64 {
+        self.balance
+    }
+
+    #[audited(action = "account.deposit", actor = self.owner, before = self.balance, after = |_| "deposited")]
+    fn deposit(&mut self, amount: i64) -> i64 {
+        self.balance += amount;
+        self.balance
+    }
+
+    #[audited(action = "account.close", actor = self.owner)]
+    fn close(self) -> String {
+        self.owner
+    }
+
+    #[audited(action = "account.read_async", actor = self.owner)]
+    async fn balance_async(&self) -> i64 {
+        self.balance
+    }
+
+    /// Returns a borrow of `self`: the body's closure must hand it back intact.
+    #[audited(action = "account.owner")]
+    fn owner(&self) -> &str {
+        &self.owner
+    }
+}
+
+#[audited(action = "shape.generic", resource = item)]
+fn generic<'a, T, U: Clone>(item: &'a T, extra: U) -> (&'a T, U)
+where
+    T: std::fmt::Display + ?Sized,
+{
+    (item, extra.clone())
+}
+
+#[audited(action = "shape.impl_trait", resource = name)]
+fn impl_trait(
+    name: impl std::fmt::Display,
+    items: impl IntoIterator<Item = u32>,
+) -> impl Iterator<Item = u32> {
+    let _ = name.to_string();
+    items.into_iter().map(|n| n * 2)
+}
+
+struct Pair(u32, u32);
+
+#[audited(action = "shape.patterns", resource = left)]
+fn patterns(Pair(left, right): Pair, (a, _): (u8, u8), mut counter: u32) -> u32 {
+    counter += 1;
+    left + right + u32::from(a) + counter
+}
+
+/// # Safety
+/// `value` must point to a valid `u32`.
+#[audited(action = "shape.unsafe")]
+unsafe fn unsafe_fn(value: *const u32) -> u32 {
+    // SAFETY: the caller promises `value` is valid.
+    unsafe { *value }
+}
+
+#[audited(action = "shape.early_return", resource = n)]
+fn early_return(n: i32) -> Result<i32, String> {
+    if n < 0 {
+        return Err(format!("{n} is negative"));
+    }
+    let parsed: i32 = n
+        .to_string()
+        .parse()
+        .map_err(|e: std::num::ParseIntError| e.to_string())?;
+    Ok(parsed * 2)
+}
+
+#[audited(action = "shape.question_mark")]
+fn question_mark(text: &str) -> Result<i64, std::num::ParseIntError> {
+    let value: i64 = text.parse()?;
+    Ok(value)
+}
+
+#[audited(action = "shape.async_question_mark")]
+async fn async_question_mark(text: &str) -> Result<i64, std::num::ParseIntError> {
+    tokio::task::yield_now().await;
+    let value: i64 = text.parse()?;
+    Ok(value)
+}
+
+trait Repository {
+    async fn delete(&self, id: u64) -> Result<(), String>;
+}
+
+struct Posts;
+
+impl Repository for Posts {
+    #[audited(action = "post.delete", resource = id)]
+    async fn delete(&self, id: u64) -> Result<(), String> {
+        if id == 0 {
+            Err("no post 0".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait::async_trait]
+trait Store {
+    async fn put(&self, key: &str, value: u32) -> Result<u32, String>;
+}
+
+struct MemoryStore {
+    user: String,
+}
+
+#[async_trait::async_trait]
+impl Store for MemoryStore {
+    #[audited(action = "store.put", actor = self.user, resource = key)]
+    async fn put(&self, key: &str, value: u32) -> Result<u32, String> {
+        tokio::task::yield_now().await;
+        if value == 0 {
+            return Err("zero".into());
+        }
+        Ok(value)
+    }
+}
+
+#[test]
+fn sync_fn_is_recorded() {
+    let audit = capture();
+    assert_eq!(sync_fn("alice", 1), 2);
+    let record = audit.assert_one(
+        &Expect::action("shape.sync")
+            .actor("alice")
+            .resource("1")
+            .success(),
+    );
+    let code = record.code.unwrap();
+    assert_eq!(code.function.as_deref(), Some("sync_fn"));
+    assert_eq!(code.module.as_deref(), Some("audited_function_shapes"));
+    assert!(code.file.unwrap().ends_with("audited_function_shapes.rs"));
+    assert!(record.duration.is_some());
+}
+
+#[tokio::test]
+async fn async_fn_is_recorded() {
+    let audit = capture();
+    assert_eq!(async_fn("bob", 41).await, 42);
+    audit.assert_one(
+        &Expect::action("shape.async")
+            .actor("bob")
+            .resource("41")
+            .success(),
+    );
+}
+
+#[test]
+fn methods_taking_ref_mut_and_value_self_are_recorded() {
+    let audit = capture();
+    let mut account = Account {
+        owner: "carol".into(),
+        balance: 10,
+    };
+    assert_eq!(account.balance(), 10);
+    assert_eq!(account.deposit(5), 15);
+    assert_eq!(account.owner(), "carol");
+    assert_eq!(account.close(), "carol");
+    audit.assert_exactly(&[
+        Expect::action("account.read")
+            .actor("carol")
+            .resource("account"),
+        Expect::action("account.deposit")
+            .actor("carol")
+            .before(serde_json::json!(10))
+            .after(serde_json::json!("deposited")),
+        Expect::action("account.owner"),
+        Expect::action("account.close").actor("carol"),
+    ]);
+}
+
+#[tokio::test]
+async fn async_methods_are_recorded() {
+    let audit = capture();
+    let account = Account {
+        owner: "dave".into(),
+        balance: 3,
+    };
+    assert_eq!(account.balance_async().await, 3);
+    audit.assert_one(&Expect::action("account.read_async").actor("dave"));
+}
+
+#[test]
+fn generics_lifetimes_and_where_clauses_are_recorded() {
+    let audit = capture();
+    let (item, extra) = generic("thing", vec![1]);
+    assert_eq!((item, extra), ("thing", vec![1]));
+    audit.assert_one(&Expect::action("shape.generic").resource("thing"));
+}
+
+#[test]
+fn impl_trait_arguments_and_returns_are_recorded() {
+    let audit = capture();
+    let doubled: Vec<u32> = impl_trait("list", [1, 2]).collect();
+    assert_eq!(doubled, [2, 4]);
+    audit.assert_one(&Expect::action("shape.impl_trait").resource("list"));
+}
+
+#[test]
+fn pattern_arguments_are_recorded() {
+    let audit = capture();
+    assert_eq!(patterns(Pair(1, 2), (3, 4), 0), 7);
+    audit.assert_one(&Expect::action("shape.patterns").resource("1"));
+}
+
+#[test]
+fn unsafe_fn_is_recorded() {
+    let audit = capture();
+    let value = 9;
+    // SAFETY: points to a live u32.
+    assert_eq!(unsafe { unsafe_fn(&value) }, 9);
+    audit.assert_one(&Expect::action("shape.unsafe"));
+}
+
+#[test]
+fn early_return_and_question_mark_keep_their_meaning() {
+    let audit = capture();
+    assert_eq!(early_return(-1), Err("-1 is negative".into()));
+    assert_eq!(early_return(4), Ok(8));
+    assert!(question_mark("x").is_err());
+    assert_eq!(question_mark("12"), Ok(12));
+    audit.assert_exactly(&[
+        Expect::action("shape.early_return")
+            .resource("-1")
+            .failure()
+            .reason("-1 is negative"),
+        Expect::action("shape.early_return").resource("4").success(),
+        Expect::action("shape.question_mark")
+            .failure()
+            .reason("invalid digit found in string"),
+        Expect::action("shape.question_mark").success(),
+    ]);
+}
+
+#[tokio::test]
+async fn async_question_mark_keeps_its_meaning() {
+    let audit = capture();
+    assert!(async_question_mark("x").await.is_err());
+    audit.assert_one(&Expect::action("shape.async_question_mark").failure());
+}
+
+#[tokio::test]
+async fn native_async_fn_in_traits_is_recorded() {
+    let audit = capture();
+    Posts.delete(3).await.unwrap();
+    Posts.delete(0).await.unwrap_err();
+    audit.assert_exactly(&[
+        Expect::action("post.delete").resource("3").success(),
+        Expect::action("post.delete")
+            .resource("0")
+            .failure()
+            .reason("no post 0"),
+    ]);
+}
+
+#[tokio::test]
+async fn async_trait_methods_are_recorded() {
+    let audit = capture();
+    let store = MemoryStore {
+        user: "erin".into(),
+    };
+    assert_eq!(store.put("k", 5).await, Ok(5));
+    assert!(store.put("z", 0).await.is_err());
+    audit.assert_exactly(&[
+        Expect::action("store.put")
+            .actor("erin")
+            .resource("k")
+            .success(),
+        Expect::action("store.put")
+            .actor("erin")
+            .resource("z")
+            .failure()
+            .reason("zero"),
+    ]);
+}
+
+#[test]
+fn the_default_action_is_the_function_path() {
+    #[audited(actor = "system")]
+    fn nightly_cleanup() {}
+
+    let audit = capture();
+    nightly_cleanup();
+    let record = audit.records().remove(0);
+    assert_eq!(record.action, "audited_function_shapes::nightly_cleanup");
+}

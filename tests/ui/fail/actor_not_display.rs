@@ -1,0 +1,8 @@
+use audit_layer::audited;
+
+struct User;
+
+#[audited(actor = user)]
+fn publish(user: User) {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use audit_layer::audited;
+
+#[audited]
+const fn publish() {}
+
+fn main() {}

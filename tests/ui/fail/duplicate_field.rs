@@ -1,0 +1,6 @@
+use audit_layer::audited;
+
+#[audited(fields(ticket = 1, ticket = 2))]
+fn publish() {}
+
+fn main() {}

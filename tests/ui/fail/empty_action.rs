@@ -1,0 +1,6 @@
+use audit_layer::audited;
+
+#[audited(action = "")]
+fn publish() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use audit_layer::audited;
+
+#[audited(fields = 1)]
+fn publish() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use audit_layer::audited;
+
+#[audited(actor)]
+fn publish(_user: &str) {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use audit_layer::audited;
+
+#[audited]
+struct Post;
+
+fn main() {}

@@ -1,0 +1,6 @@
+use audit_layer::audited;
+
+#[audited(level = "loud")]
+fn publish() {}
+
+fn main() {}
