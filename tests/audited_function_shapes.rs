@@ -47,6 +47,31 @@ impl Account {
     fn owner(&self) -> &str {
         &self.owner
     }
+
+    /// Returns a mutable borrow of `self`.
+    #[audited(action = "account.balance_mut")]
+    fn balance_mut(&mut self) -> &mut i64 {
+        &mut self.balance
+    }
+
+    /// `after` uses an argument the body also used: the body only borrows it.
+    #[audited(action = "account.rename", before = self.owner.clone(), after = |_| self.owner.clone())]
+    fn rename(&mut self, owner: String) {
+        self.owner = owner;
+    }
+
+    #[audited(action = "account.balance_mut_async")]
+    async fn balance_mut_async(&mut self) -> &mut i64 {
+        tokio::task::yield_now().await;
+        &mut self.balance
+    }
+
+    #[audited(action = "account.rename_async", after = |_| format!("{}:{note}", self.owner))]
+    async fn rename_async(&mut self, owner: String, note: String) {
+        tokio::task::yield_now().await;
+        self.owner = owner;
+        let _ = note.len();
+    }
 }
 
 #[audited(action = "shape.generic", resource = item)]

@@ -18,6 +18,13 @@ use crate::layer::Hook;
 use crate::record::to_json;
 use crate::{FailureKind, Outcome, WriteError};
 
+/// Runs a synchronous body. Taking it as `FnOnce` makes the closure own its
+/// captures, so it may return borrows of them.
+#[inline(always)]
+pub fn run_body<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}
+
 /// What is known about a call site at compile time.
 #[derive(Debug)]
 pub struct Site {
@@ -153,11 +160,13 @@ impl Call {
 
     /// Like [`finish`](Call::finish), with `after` computed from the return value.
     #[inline]
-    pub fn finish_after<R: ?Sized, T: Serialize>(
+    pub fn finish_after<'r, R: ?Sized, T: Serialize>(
         &mut self,
         outcome: impl FnOnce() -> Outcome,
-        ret: &R,
-        after: impl FnOnce(&R) -> T,
+        ret: &'r R,
+        // One lifetime, not a higher-ranked one: `after` may return a borrow
+        // of the return value (`|ret| ret.as_ref().ok()`).
+        after: impl FnOnce(&'r R) -> T,
     ) -> Completion {
         self.finished = true;
         if !self.active {

@@ -51,12 +51,15 @@ mod classify;
 mod current_call;
 mod encode;
 mod layer;
+mod query;
+mod read;
 mod record;
 mod segment;
 pub mod sink;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;
+mod timeline;
 mod verify;
 mod writer;
 
@@ -66,12 +69,15 @@ pub use changes::{Change, diff};
 pub use classify::ClassifyFailure;
 pub use current_call::{record_after, record_before, set_actor, set_context, set_resource};
 pub use layer::AuditLayer;
+pub use query::RecordFilter;
+pub use read::{LogReader, ReadError};
 pub use record::{
     AuditEvent, AuditEventBuilder, AuditRecord, CodeLocation, FailureKind, Outcome, RecordKind,
     RecordParseError,
 };
 pub use sink::{FileSink, MemoryLog, MemorySink};
 pub use time::{Timestamp, TimestampError};
+pub use timeline::Timeline;
 pub use verify::{Finding, FindingCode, Report, Verifier, VerifyError};
 pub use writer::{
     AuditHandle, AuditWriter, Durability, FailurePolicy, ShutdownError, ShutdownReport,
@@ -85,7 +91,7 @@ pub mod __private {
     use crate::chain::{ChainHead, Hash};
     use crate::record::{RecordDefaults, encode_line};
 
-    pub use crate::call::{Call, CallStart, Completion, Site};
+    pub use crate::call::{Call, CallStart, Completion, Site, run_body};
     pub use crate::classify::{OutcomeOf, ViaClassify, ViaDebug, ViaDisplay, ViaSuccess};
     pub use crate::layer::any_layer_alive;
     pub use crate::{FailureKind, Outcome};

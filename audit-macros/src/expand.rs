@@ -72,19 +72,22 @@ pub(crate) fn expand(args: &AuditedArgs, function: &ItemFn) -> syn::Result<Token
                 #[allow(clippy::let_unit_value)]
                 let __audit_ret = {
                     let __audit_entered = __audit_call.enter();
-                    #[allow(clippy::redundant_closure_call)]
-                    (move || #block)()
+                    // A closure so that `return` and `?` end the body, not the
+                    // function; run as `FnOnce`, so that a body returning a
+                    // borrow of its arguments (`&mut self.field`) compiles.
+                    #krate::__private::run_body(|| #block)
                 };
                 #epilogue
             }
         }
         BodyKind::Async => {
             let block = with_fake_return(&function.block, &function.sig.output);
-            async_body(args, &prologue, &block)
+            let capture = capture_mode(&function.sig.output);
+            async_body(args, &prologue, &block, &capture)
         }
         BodyKind::AsyncTrait { statement, block } => {
             let async_attrs = &block.attrs;
-            let body = async_body(args, &prologue, &block.block);
+            let body = async_body(args, &prologue, &block.block, &quote!());
             let wrapped = quote! {
                 ::std::boxed::Box::pin(#(#async_attrs)* async move { #body })
             };
@@ -132,6 +135,7 @@ fn async_body(
     args: &AuditedArgs,
     prologue: &TokenStream,
     block: &impl quote::ToTokens,
+    capture: &TokenStream,
 ) -> TokenStream {
     let krate = args.krate();
     let epilogue = epilogue(args, &krate, quote!(.wait_async().await));
@@ -139,7 +143,7 @@ fn async_body(
         #prologue
         #[allow(clippy::let_unit_value)]
         let __audit_ret = #krate::__private::Instrument::instrument(
-            async move #block,
+            async #capture #block,
             ::core::clone::Clone::clone(__audit_call.span()),
         )
         .await;
@@ -290,6 +294,28 @@ fn epilogue(args: &AuditedArgs, krate: &TokenStream, wait: TokenStream) -> Token
     }
 }
 
+/// How the body's closure or async block captures the arguments.
+///
+/// By reference (inferred per use, as for any closure), so that `after` can
+/// still use the arguments once the body has run. A body that returns a
+/// `&mut` borrowed from an argument (`fn get(&mut self) -> &mut T`) must own
+/// its captures instead (`move`): a reborrow cannot leave a closure that only
+/// borrows. `after` then sees only the `Copy` arguments.
+fn capture_mode(output: &ReturnType) -> TokenStream {
+    struct FindsMutBorrow(bool);
+    impl<'ast> syn::visit::Visit<'ast> for FindsMutBorrow {
+        fn visit_type_reference(&mut self, reference: &'ast syn::TypeReference) {
+            self.0 |= reference.mutability.is_some();
+            syn::visit::visit_type_reference(self, reference);
+        }
+    }
+    let mut finder = FindsMutBorrow(false);
+    if let ReturnType::Type(_, ty) = output {
+        syn::visit::Visit::visit_type(&mut finder, ty);
+    }
+    if finder.0 { quote!(move) } else { quote!() }
+}
+
 /// The block, preceded by an unreachable `return` of the declared type, so
 /// that `?` and `return` inside the closure or async block infer the right
 /// type (the technique of `tracing::instrument`).
@@ -362,5 +388,19 @@ fn async_trait_body(block: &Block) -> Option<(usize, &ExprAsync)> {
     match args.first()? {
         Expr::Async(async_block) if async_block.capture.is_some() => Some((index, async_block)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_returning_a_mutable_borrow_own_their_captures() {
+        let capture = |output: ReturnType| capture_mode(&output).to_string();
+        assert_eq!(capture(syn::parse_quote!(-> &mut i64)), "move");
+        assert_eq!(capture(syn::parse_quote!(-> Option<&'a mut T>)), "move");
+        assert_eq!(capture(syn::parse_quote!(-> &str)), "");
+        assert_eq!(capture(syn::parse_quote!()), "");
     }
 }
