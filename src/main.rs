@@ -21,6 +21,10 @@ struct Cli {
 enum Command {
     /// Check every hash, link and seq of a log; report every problem found.
     Verify(commands::verify::Args),
+    /// List the records that match filters (actor, action, resource, outcome, time).
+    Show(commands::show::Args),
+    /// Who did what to one resource, in order, with what changed each time.
+    Timeline(commands::timeline::Args),
 }
 
 /// Exit status for a log that is intact.
@@ -30,14 +34,36 @@ const FINDINGS: u8 = 1;
 /// Exit status for usage and I/O errors (clap uses 2 for usage errors too).
 const FAILED: u8 = 2;
 
+fn is_broken_pipe(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            return true;
+        }
+        if let Some(json) = error.downcast_ref::<serde_json::Error>()
+            && json.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe)
+        {
+            return true;
+        }
+        current = error.source();
+    }
+    false
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Verify(args) => commands::verify::run(&args),
+        Command::Show(args) => commands::show::run(&args),
+        Command::Timeline(args) => commands::timeline::run(&args),
     };
     match result {
         Ok(true) => ExitCode::from(INTACT),
         Ok(false) => ExitCode::from(FINDINGS),
+        // A reader that stopped early (`audit show | head`) is not an error.
+        Err(error) if is_broken_pipe(error.as_ref()) => ExitCode::from(INTACT),
         Err(error) => {
             eprintln!("audit: {error}");
             ExitCode::from(FAILED)

@@ -2,4 +2,8 @@
 //! nothing to report, `Ok(false)` when it found problems, and `Err` when it
 //! could not do its job.
 
+mod selection;
+pub(crate) mod show;
+mod table;
+pub(crate) mod timeline;
 pub(crate) mod verify;

@@ -1,0 +1,55 @@
+//! The main demo runs end to end and tells its story: the day is recorded,
+//! the log verifies, the question about post 42 is answered from the log,
+//! and both tampered copies are caught.
+
+use std::process::Command;
+
+/// `cargo test` builds the examples next to the test binaries.
+fn example(name: &str) -> std::path::PathBuf {
+    let deps = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_owned();
+    deps.parent().unwrap().join("examples").join(name)
+}
+
+#[test]
+fn the_incident_demo_answers_and_catches_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit-log");
+    let output = Command::new(example("incident"))
+        .arg(&log)
+        .output()
+        .expect("run the incident example");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("28 records written"), "{text}");
+    assert!(text.contains("verified 28 records, seq 0..27"), "{text}");
+    assert!(text.contains(": intact"), "{text}");
+    assert!(text.contains("Post 42 was published by mallory"), "{text}");
+    assert!(text.contains("It was NOT approved"), "{text}");
+    assert!(text.contains("Compare post 40: approved by bob"), "{text}");
+    assert!(text.contains("audit verify → modified"), "{text}");
+    assert!(text.contains("audit verify → broken-link"), "{text}");
+    // Run again on the same path: it starts a fresh log rather than failing.
+    let again = Command::new(example("incident"))
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    // And it refuses to delete a directory that is not a log.
+    let elsewhere = dir.path().join("precious");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("thesis.txt"), "do not delete").unwrap();
+    let refused = Command::new(example("incident"))
+        .arg(&elsewhere)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(elsewhere.join("thesis.txt").exists());
+}
