@@ -153,7 +153,7 @@ impl Call {
     pub fn finish(&mut self, outcome: impl FnOnce() -> Outcome) -> Completion {
         self.finished = true;
         if !self.active {
-            return Completion(None);
+            return Completion::Done;
         }
         self.complete(outcome(), None)
     }
@@ -170,7 +170,7 @@ impl Call {
     ) -> Completion {
         self.finished = true;
         if !self.active {
-            return Completion(None);
+            return Completion::Done;
         }
         let after = to_json(&after(ret));
         self.complete(outcome(), Some(after))
@@ -181,15 +181,14 @@ impl Call {
         outcome: Outcome,
         after: Option<Box<serde_json::value::RawValue>>,
     ) -> Completion {
-        let ack = self
-            .span
+        self.span
             .with_subscriber(|(id, dispatch)| {
                 dispatch
                     .downcast_ref::<Hook>()
-                    .and_then(|hook| (hook.complete)(dispatch, id, outcome, after))
+                    .map(|hook| (hook.complete)(dispatch, id, outcome, after))
             })
-            .flatten();
-        Completion(ack)
+            .flatten()
+            .unwrap_or(Completion::Done)
     }
 }
 
@@ -233,23 +232,100 @@ impl Call {
 /// The end of a call: in strict mode, the acknowledgement to wait for.
 #[must_use]
 #[derive(Debug)]
-pub struct Completion(Option<Ack>);
+pub enum Completion {
+    /// Nothing to wait for (not strict, or not recorded).
+    Done,
+    /// Strict mode: the record is durable once this resolves.
+    Pending(Ack),
+    /// Strict mode: the record could not even be handed over.
+    Failed(WriteError),
+}
 
 impl Completion {
     /// Blocks until the record is durable (strict mode only; otherwise returns at once).
     #[inline]
     pub fn wait(self) -> Result<(), WriteError> {
-        match self.0 {
-            Some(ack) => ack.wait(),
-            None => Ok(()),
+        match self {
+            Completion::Done => Ok(()),
+            Completion::Pending(ack) => ack.wait(),
+            Completion::Failed(error) => Err(error),
         }
     }
 
     /// Awaits durability without blocking the thread (strict mode only).
     pub async fn wait_async(self) -> Result<(), WriteError> {
-        match self.0 {
-            Some(ack) => ack.await,
-            None => Ok(()),
+        match self {
+            Completion::Done => Ok(()),
+            Completion::Pending(ack) => ack.await,
+            Completion::Failed(error) => Err(error),
         }
     }
 }
+
+/// The return value of a strict call whose record could not be written,
+/// wrapped to choose how the call fails (autoref specialisation, as for
+/// outcomes).
+pub struct Unrecorded<R>(std::cell::Cell<Option<R>>);
+
+impl<R> Unrecorded<R> {
+    /// Wraps the value the body returned.
+    pub fn new(value: R) -> Self {
+        Unrecorded(std::cell::Cell::new(Some(value)))
+    }
+}
+
+/// `Result<T, E>` with `E: From<AuditUnrecorded>`: the call returns that error.
+pub trait FailViaError<R> {
+    /// The value the call returns instead.
+    fn fail(&self, error: WriteError) -> R;
+}
+
+impl<T, E: From<AuditUnrecorded>> FailViaError<Result<T, E>> for &Unrecorded<Result<T, E>> {
+    fn fail(&self, error: WriteError) -> Result<T, E> {
+        drop(self.0.take());
+        Err(E::from(AuditUnrecorded(error)))
+    }
+}
+
+/// Any other return type: the call panics.
+pub trait FailViaPanic<R> {
+    /// Panics.
+    fn fail(&self, error: WriteError) -> R;
+}
+
+impl<R> FailViaPanic<R> for Unrecorded<R> {
+    fn fail(&self, error: WriteError) -> R {
+        drop(self.0.take());
+        panic!(
+            "audit-layer: strict mode could not record this call ({error}); the call fails \
+             because the failure policy gives records up. Return a Result whose error \
+             implements From<audit_layer::AuditUnrecorded> to get an error instead of a panic."
+        )
+    }
+}
+
+/// The error a strict call returns when its audit record could not be
+/// written durably (failure policy [`FailRecords`](crate::FailurePolicy::FailRecords),
+/// or a writer that has shut down).
+///
+/// An audited function opts in by returning `Result<T, E>` where
+/// `E: From<AuditUnrecorded>`; other functions panic instead. Without strict
+/// mode, calls never fail on account of their record: losses are counted and
+/// noted in the chain.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::AuditUnrecorded;
+///
+/// #[derive(Debug)]
+/// enum ApiError { Unrecorded(AuditUnrecorded) }
+///
+/// impl From<AuditUnrecorded> for ApiError {
+///     fn from(error: AuditUnrecorded) -> Self { ApiError::Unrecorded(error) }
+/// }
+/// # let _ = ApiError::from(AuditUnrecorded(audit_layer::WriteError::WriterGone));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the audit record of this call could not be written: {0}")]
+pub struct AuditUnrecorded(pub WriteError);

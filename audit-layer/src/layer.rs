@@ -27,8 +27,7 @@ use tracing_subscriber::filter::{Filtered, LevelFilter};
 use tracing_subscriber::layer::{Context, Filter, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::ack::Ack;
-use crate::call::{CallStart, Site};
+use crate::call::{CallStart, Completion, Site};
 use crate::record::{AuditEvent, RecordKind, set_context};
 use crate::time::Timestamp;
 use crate::writer::AuditHandle;
@@ -102,6 +101,11 @@ where
     /// In strict mode an audited call returns only once its record is synced
     /// to stable storage; an async call awaits it without blocking its thread,
     /// and concurrent calls share one fsync.
+    ///
+    /// If the record cannot be written (failure policy
+    /// [`FailRecords`](crate::FailurePolicy::FailRecords), or a writer that has
+    /// shut down), the call fails: see [`AuditUnrecorded`](crate::AuditUnrecorded).
+    /// Under the default policy it waits until the sink recovers.
     ///
     /// # Examples
     ///
@@ -186,7 +190,7 @@ impl<S> Filter<S> for AuditSpanFilter {
 /// Changes the nearest audited call at or above a span.
 pub(crate) type UpdateCall = fn(&Dispatch, &Id, &mut dyn FnMut(&mut CallState)) -> bool;
 /// Finishes an audited call with its outcome and `after` state.
-pub(crate) type CompleteCall = fn(&Dispatch, &Id, Outcome, Option<Box<RawValue>>) -> Option<Ack>;
+pub(crate) type CompleteCall = fn(&Dispatch, &Id, Outcome, Option<Box<RawValue>>) -> Completion;
 
 /// The functions `#[audited]`'s generated code reaches through
 /// `Dispatch::downcast_ref`, monomorphised for the subscriber below the layer.
@@ -303,17 +307,23 @@ fn complete_call<S>(
     id: &Id,
     outcome: Outcome,
     after: Option<Box<RawValue>>,
-) -> Option<Ack>
+) -> Completion
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    let layer = dispatch.downcast_ref::<AuditSpans<S>>()?;
-    let span = dispatch.downcast_ref::<S>()?.span(id)?;
+    let (Some(layer), Some(span)) = (
+        dispatch.downcast_ref::<AuditSpans<S>>(),
+        dispatch.downcast_ref::<S>().and_then(|s| s.span(id)),
+    ) else {
+        return Completion::Done;
+    };
     let mut event = {
         let mut extensions = span.extensions_mut();
-        let state = extensions.get_mut::<CallState>()?;
+        let Some(state) = extensions.get_mut::<CallState>() else {
+            return Completion::Done;
+        };
         if state.completed {
-            return None;
+            return Completion::Done;
         }
         state.completed = true;
         let site = state.site;
@@ -391,11 +401,11 @@ where
 }
 
 impl<S> AuditSpans<S> {
-    fn submit(&self, event: AuditEvent) -> Option<Ack> {
+    fn submit(&self, event: AuditEvent) -> Completion {
         let result = if self.strict {
-            self.handle.submit_acked(event).map(Some)
+            self.handle.submit_acked(event).map(Completion::Pending)
         } else {
-            self.handle.submit(event).map(|()| None)
+            self.handle.submit(event).map(|()| Completion::Done)
         };
         result.unwrap_or_else(|_| {
             static WARNED: AtomicBool = AtomicBool::new(false);
@@ -405,7 +415,11 @@ impl<S> AuditSpans<S> {
                      recorded (counted in the writer's `rejected`)"
                 );
             }
-            None
+            if self.strict {
+                Completion::Failed(crate::WriteError::WriterGone)
+            } else {
+                Completion::Done
+            }
         })
     }
 }

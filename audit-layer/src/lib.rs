@@ -65,6 +65,7 @@ mod writer;
 
 pub use ack::Ack;
 pub use audit_macros::audited;
+pub use call::AuditUnrecorded;
 pub use changes::{Change, diff};
 pub use classify::ClassifyFailure;
 pub use current_call::{record_after, record_before, set_actor, set_context, set_resource};
@@ -91,7 +92,9 @@ pub mod __private {
     use crate::chain::{ChainHead, Hash};
     use crate::record::{RecordDefaults, encode_line};
 
-    pub use crate::call::{Call, CallStart, Completion, Site, run_body};
+    pub use crate::call::{
+        Call, CallStart, Completion, FailViaError, FailViaPanic, Site, Unrecorded, run_body,
+    };
     pub use crate::classify::{OutcomeOf, ViaClassify, ViaDebug, ViaDisplay, ViaSuccess};
     pub use crate::layer::any_layer_alive;
     pub use crate::{FailureKind, Outcome};

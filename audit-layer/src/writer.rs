@@ -20,26 +20,23 @@ use crate::{FailureKind, Outcome};
 /// When written records reach stable storage.
 ///
 /// Whatever the mode, a record submitted with
-/// [`AuditHandle::submit_acked`] is acknowledged only once it is synced, and
-/// [`flush`](AuditHandle::flush) and shutdown sync everything before them.
+/// [`AuditHandle::submit_acked`] (as every call is in strict mode) is
+/// acknowledged only once it is synced, and [`flush`](AuditHandle::flush)
+/// and shutdown sync everything before them.
 ///
-/// | mode | a record is on stable storage | lost on power failure, at most |
-/// |---|---|---|
-/// | `GroupCommit` (default) | before its batch is acknowledged | nothing acknowledged; the batch being written |
-/// | `Interval(d)` | within `d` of being written | the last `d` of records |
-/// | `Buffered` | when the OS decides, or on flush/shutdown | whatever the OS had not written back |
+/// What can be lost, at most, by how the process ends ("queued" is what sits
+/// in the queue, at most [`queue_capacity`](WriterBuilder::queue_capacity)
+/// records, plus the one batch being written):
 ///
-/// A process crash (as opposed to a machine crash) loses nothing written, in
-/// any mode: written bytes are in the OS page cache.
+/// | the process... | `GroupCommit` (default) | `Interval(d)` | `Buffered` |
+/// |---|---|---|---|
+/// | returns from `main` with the guard dropped, or calls [`shutdown`](AuditHandle::shutdown) first | nothing | nothing | nothing |
+/// | calls `std::process::exit` without shutdown, or aborts | queued | queued | queued |
+/// | is killed (SIGKILL, OOM) | queued; nothing acknowledged | queued; nothing acknowledged | queued; nothing acknowledged |
+/// | loses power | queued; nothing acknowledged | queued, plus what was written in the last `d` | queued, plus whatever the OS had not written back (on Linux, up to `dirty_expire_centisecs`, 30 s by default) |
 ///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use audit_layer::{AuditWriter, Durability};
-/// let builder = AuditWriter::builder().durability(Durability::Interval(Duration::from_millis(50)));
-/// # let _ = builder;
-/// ```
+/// A killed process loses nothing already written, in any mode: the bytes are
+/// in the OS page cache. A cut-short last line is repaired on the next start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Durability {
@@ -77,6 +74,12 @@ pub enum FailurePolicy {
     /// Give up on the failing batch: its records are counted as failed,
     /// callers waiting on an [`Ack`] get the error, and an `audit.outage`
     /// record with the number lost is written when the sink recovers.
+    ///
+    /// How an audited call learns of it: in strict mode the call fails, with
+    /// `Err(E::from(`[`AuditUnrecorded`](crate::AuditUnrecorded)`))` when it
+    /// returns `Result<T, E>` and `E: From<AuditUnrecorded>`, and with a
+    /// panic otherwise. Without strict mode the call returns as usual and the
+    /// loss is only counted and noted.
     FailRecords,
     /// Print the error and abort the process, as auditd's `halt` does.
     Abort,

@@ -287,10 +287,16 @@ fn epilogue(args: &AuditedArgs, krate: &TokenStream, wait: TokenStream) -> Token
         }
     };
     quote! {
-        // The record is handed over whatever happens; a failure to make it
-        // durable is counted by the writer and never changes the call's result.
-        let _ = #finish #wait;
-        __audit_ret
+        // Only a strict call can fail here, and only under a failure policy
+        // that gives records up: see `audit_layer::AuditUnrecorded`.
+        match #finish #wait {
+            ::core::result::Result::Ok(()) => __audit_ret,
+            ::core::result::Result::Err(__audit_error) => {
+                #[allow(unused_imports)]
+                use #krate::__private::{FailViaError as _, FailViaPanic as _};
+                (&&#krate::__private::Unrecorded::new(__audit_ret)).fail(__audit_error)
+            }
+        }
     }
 }
 
