@@ -115,3 +115,83 @@ impl Sink for FlakySink {
         self.inner.lock().unwrap().sync()
     }
 }
+
+/// A memory sink whose syncs can be held until a test lets them through,
+/// and that says how many records are synced and when a sync is waiting.
+#[derive(Clone)]
+pub struct GatedSink {
+    inner: Arc<Mutex<MemorySink>>,
+    state: Arc<(Mutex<GateState>, std::sync::Condvar)>,
+}
+
+#[derive(Default)]
+pub struct GateState {
+    pub open: bool,
+    pub appended: u64,
+    pub synced: u64,
+    pub syncs: u64,
+    pub waiting_syncs: u64,
+}
+
+impl GatedSink {
+    /// A sink whose syncs wait until [`open`](Self::open) is called.
+    pub fn closed() -> (GatedSink, audit_layer::MemoryLog) {
+        let (sink, log) = MemorySink::new();
+        (
+            GatedSink {
+                inner: Arc::new(Mutex::new(sink)),
+                state: Arc::new((Mutex::new(GateState::default()), std::sync::Condvar::new())),
+            },
+            log,
+        )
+    }
+
+    pub fn open(&self) {
+        self.state.0.lock().unwrap().open = true;
+        self.state.1.notify_all();
+    }
+
+    pub fn synced(&self) -> u64 {
+        self.state.0.lock().unwrap().synced
+    }
+
+    pub fn syncs(&self) -> u64 {
+        self.state.0.lock().unwrap().syncs
+    }
+
+    /// Blocks until a sync is waiting at the closed gate.
+    pub fn wait_for_blocked_sync(&self) {
+        let (state, changed) = &*self.state;
+        let guard = state.lock().unwrap();
+        drop(changed.wait_while(guard, |s| s.waiting_syncs == 0).unwrap());
+    }
+
+    pub fn blocked_syncs(&self) -> u64 {
+        self.state.0.lock().unwrap().waiting_syncs
+    }
+}
+
+impl Sink for GatedSink {
+    fn recover(&mut self) -> io::Result<Recovery> {
+        self.inner.lock().unwrap().recover()
+    }
+
+    fn append(&mut self, batch: &Batch<'_>) -> io::Result<()> {
+        self.inner.lock().unwrap().append(batch)?;
+        self.state.0.lock().unwrap().appended += batch.records().len() as u64;
+        self.state.1.notify_all();
+        Ok(())
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        let (state, changed) = &*self.state;
+        let mut guard = state.lock().unwrap();
+        guard.waiting_syncs += 1;
+        changed.notify_all();
+        let mut guard = changed.wait_while(guard, |s| !s.open).unwrap();
+        guard.waiting_syncs -= 1;
+        guard.syncs += 1;
+        guard.synced = guard.appended;
+        Ok(())
+    }
+}
