@@ -47,10 +47,12 @@ mod ack;
 mod call;
 pub mod chain;
 mod changes;
+mod checkpoint;
 mod classify;
 mod current_call;
 mod encode;
 mod layer;
+mod note;
 mod query;
 mod read;
 mod record;
@@ -67,9 +69,14 @@ pub use ack::Ack;
 pub use audit_macros::audited;
 pub use call::AuditUnrecorded;
 pub use changes::{Change, diff};
+pub use checkpoint::{
+    Anchor, Checkpoint, CheckpointDir, CheckpointError, CheckpointSink, Checkpoints,
+    RetentionPolicy,
+};
 pub use classify::ClassifyFailure;
 pub use current_call::{record_after, record_before, set_actor, set_context, set_resource};
 pub use layer::AuditLayer;
+pub use note::{NoteError, SignerKey, VerifierKey};
 pub use query::RecordFilter;
 pub use read::{LogReader, ReadError};
 pub use record::{
@@ -79,7 +86,7 @@ pub use record::{
 pub use sink::{FileSink, MemoryLog, MemorySink};
 pub use time::{Timestamp, TimestampError};
 pub use timeline::Timeline;
-pub use verify::{Finding, FindingCode, Report, Verifier, VerifyError};
+pub use verify::{AnchorStatus, Finding, FindingCode, Report, Verifier, VerifyError};
 pub use writer::{
     AuditHandle, AuditWriter, Durability, FailurePolicy, ShutdownError, ShutdownReport,
     SubmitError, WriteError, WriterBuilder, WriterGuard, WriterStats,

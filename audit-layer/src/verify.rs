@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use std::collections::BTreeMap;
+
 use crate::chain::{self, FORMAT_VERSION, FramingError, GENESIS, Hash};
+use crate::checkpoint::{Anchor, Checkpoint, CheckpointError};
+use crate::note::{NoteError, VerifierKey};
 use crate::segment;
 
 /// What kind of problem a [`Finding`] is. The codes are stable: scripts may
@@ -47,6 +51,17 @@ pub enum FindingCode {
     /// A record of a newer format version. Its hash and link were checked
     /// (framing is the same in every version) but its fields were not interpreted.
     UnsupportedVersion,
+    /// The log is shorter than a trusted checkpoint says it was.
+    Truncated,
+    /// At a trusted checkpoint's size, the log's head is not the one signed:
+    /// the history was re-written (and re-chained) since.
+    Rechained,
+    /// Two trusted checkpoints of one log and one size disagree.
+    Equivocation,
+    /// A checkpoint or anchor whose signature, by a trusted key, does not verify.
+    BadSignature,
+    /// A checkpoint or anchor signed by no trusted key.
+    UnknownKey,
 }
 
 impl FindingCode {
@@ -65,6 +80,11 @@ impl FindingCode {
             FindingCode::Malformed => "malformed",
             FindingCode::TornTail => "torn-tail",
             FindingCode::UnsupportedVersion => "unsupported-version",
+            FindingCode::Truncated => "truncated",
+            FindingCode::Rechained => "rechained",
+            FindingCode::Equivocation => "equivocation",
+            FindingCode::BadSignature => "bad-signature",
+            FindingCode::UnknownKey => "unknown-key",
         }
     }
 
@@ -77,7 +97,7 @@ impl FindingCode {
     pub fn is_tampering(&self) -> bool {
         !matches!(
             self,
-            FindingCode::TornTail | FindingCode::UnsupportedVersion
+            FindingCode::TornTail | FindingCode::UnsupportedVersion | FindingCode::UnknownKey
         )
     }
 }
@@ -169,6 +189,34 @@ pub struct Report {
     pub in_flight_bytes: u64,
     /// Every problem found, in log order.
     pub findings: Vec<Finding>,
+    /// The anchor the log starts from after retention, if it has one.
+    pub anchor: Option<AnchorStatus>,
+    /// Trusted checkpoints the log matched.
+    pub checkpoints_matched: usize,
+    /// The largest checkpoint size the log matched: records below it are
+    /// anchored in state kept outside the log.
+    pub anchored_through: Option<u64>,
+    /// Records after the last matched checkpoint (first and last seq):
+    /// verified, not yet anchored. Not a finding.
+    pub unanchored: Option<(u64, u64)>,
+}
+
+/// The retention anchor a verified log starts from.
+///
+/// # Examples
+///
+/// ```
+/// // A log that retention never cut has no anchor.
+/// let report = audit_layer::Verifier::new().verify_bytes(b"");
+/// assert!(report.anchor.is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct AnchorStatus {
+    /// The first seq the log keeps.
+    pub first_seq: u64,
+    /// The trusted key that signed it; `None` when no key was given.
+    pub signed_by: Option<String>,
 }
 
 impl Report {
@@ -238,6 +286,13 @@ pub enum VerifyError {
     /// The directory holds no segment files.
     #[error("{0} holds no segment files (segment-<seq>.jsonl)")]
     NoSegments(PathBuf),
+    /// A checkpoint was taken from the log being verified: whoever can
+    /// rewrite the log could rewrite it too.
+    #[error("{0} is inside the log being verified: checkpoints must come from elsewhere")]
+    CheckpointInsideLog(PathBuf),
+    /// Checkpoints were given but no key to check them.
+    #[error("checkpoints need at least one trusted key to be checked")]
+    NoKeys,
 }
 
 type Progress<'a> = Box<dyn FnMut(u64, u64) + 'a>;
@@ -265,6 +320,8 @@ type Progress<'a> = Box<dyn FnMut(u64, u64) + 'a>;
 pub struct Verifier<'a> {
     progress: Option<Progress<'a>>,
     threads: Option<usize>,
+    keys: Vec<VerifierKey>,
+    checkpoints: Vec<(PathBuf, String)>,
 }
 
 impl std::fmt::Debug for Verifier<'_> {
@@ -285,7 +342,44 @@ impl<'a> Verifier<'a> {
         Verifier {
             progress: None,
             threads: None,
+            keys: Vec::new(),
+            checkpoints: Vec::new(),
         }
+    }
+
+    /// Trusts `key` for checkpoints and anchors. Several keys may be trusted
+    /// at once (key rotation).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let key = audit_layer::SignerKey::generate("example.com/log")?;
+    /// let verifier = audit_layer::Verifier::new().trust(key.verifier());
+    /// # let _ = verifier;
+    /// # Ok::<(), audit_layer::NoteError>(())
+    /// ```
+    pub fn trust(mut self, key: VerifierKey) -> Self {
+        self.keys.push(key);
+        self
+    }
+
+    /// Checks the log against a signed checkpoint (the note's text), read
+    /// from `source` (named in findings). Checkpoints must come from outside
+    /// the log.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use audit_layer::{Checkpoint, SignerKey, Verifier};
+    /// let key = SignerKey::generate("example.com/log")?;
+    /// let note = Checkpoint { origin: "example.com/log".into(), size: 0, head: audit_layer::chain::GENESIS }.sign(&key);
+    /// let report = Verifier::new().trust(key.verifier()).checkpoint("kept-elsewhere.note", note).verify_bytes(b"");
+    /// assert!(report.is_intact());
+    /// # Ok::<(), audit_layer::NoteError>(())
+    /// ```
+    pub fn checkpoint(mut self, source: impl Into<PathBuf>, note: impl Into<String>) -> Self {
+        self.checkpoints.push((source.into(), note.into()));
+        self
     }
 
     /// Hashes on `threads` threads (all available cores by default). The
@@ -332,12 +426,14 @@ impl<'a> Verifier<'a> {
     pub fn verify_bytes(mut self, bytes: &[u8]) -> Report {
         let mut check = ChainCheck::new(self.thread_count());
         check.segments = 1;
+        check.watch(&self.checkpoints, &self.keys);
         let complete = memchr::memrchr(b'\n', bytes).map_or(0, |at| at + 1);
         check.lines(&bytes[..complete], 0, None);
         if let Some(progress) = &mut self.progress {
             progress(bytes.len() as u64, bytes.len() as u64);
         }
         check.tail(&bytes[complete..], complete as u64, None, true, false);
+        check.compare_checkpoints(&self.checkpoints, &self.keys, None);
         check.finish()
     }
 
@@ -363,11 +459,41 @@ impl<'a> Verifier<'a> {
             source,
         };
         let metadata = std::fs::metadata(path).map_err(io_error)?;
+        if !self.checkpoints.is_empty() && self.keys.is_empty() {
+            return Err(VerifyError::NoKeys);
+        }
+        let log_dir = if metadata.is_dir() {
+            path
+        } else {
+            path.parent().unwrap_or(Path::new("."))
+        };
+        if let Ok(log_dir) = log_dir.canonicalize() {
+            for (source, _) in &self.checkpoints {
+                if source.canonicalize().is_ok_and(|s| s.starts_with(&log_dir)) {
+                    return Err(VerifyError::CheckpointInsideLog(source.clone()));
+                }
+            }
+        }
         let mut check = ChainCheck::new(self.thread_count());
+        check.watch(&self.checkpoints, &self.keys);
         let (segments, lock_dir) = if metadata.is_dir() {
-            let segments = segment::list(path).map_err(io_error)?;
+            let mut segments = segment::list(path).map_err(io_error)?;
             if segments.is_empty() {
                 return Err(VerifyError::NoSegments(path.to_owned()));
+            }
+            if let Some(anchor) = check
+                .start_from_anchor(path, &self.keys)
+                .map_err(io_error)?
+            {
+                // Segments an interrupted retention left behind the anchor.
+                let firsts: Vec<u64> = segments.iter().map(|(first, _)| *first).collect();
+                let mut index = 0;
+                segments.retain(|_| {
+                    index += 1;
+                    firsts
+                        .get(index)
+                        .is_none_or(|next| *next > anchor.first_seq)
+                });
             }
             (
                 segments.into_iter().map(|(_, p)| p).collect::<Vec<_>>(),
@@ -435,6 +561,8 @@ impl<'a> Verifier<'a> {
                 live,
             );
         }
+        let anchor = check.anchor.clone();
+        check.compare_checkpoints(&self.checkpoints, &self.keys, anchor.as_ref());
         Ok(check.finish())
     }
 
@@ -606,6 +734,12 @@ struct ChainCheck {
     live: bool,
     in_flight_bytes: u64,
     threads: usize,
+    /// The hash accepted at each seq a checkpoint vouches for.
+    watched: BTreeMap<u64, Option<Hash>>,
+    anchor: Option<Anchor>,
+    anchor_status: Option<AnchorStatus>,
+    checkpoints_matched: usize,
+    anchored_through: Option<u64>,
 }
 
 /// What one line says on its own, without the state of the chain: this is
@@ -700,6 +834,170 @@ impl ChainCheck {
             live: false,
             in_flight_bytes: 0,
             threads,
+            watched: BTreeMap::new(),
+            anchor: None,
+            anchor_status: None,
+            checkpoints_matched: 0,
+            anchored_through: None,
+        }
+    }
+
+    /// Notes the seqs the checkpoints vouch for, so their hashes are kept
+    /// during the walk.
+    fn watch(&mut self, checkpoints: &[(PathBuf, String)], keys: &[VerifierKey]) {
+        for (_, note) in checkpoints {
+            if let Ok((checkpoint, _)) = Checkpoint::open(note, keys)
+                && checkpoint.size > 0
+            {
+                self.watched.insert(checkpoint.size - 1, None);
+            }
+        }
+    }
+
+    /// Starts the chain at the log's latest retention anchor, if it has one.
+    fn start_from_anchor(
+        &mut self,
+        dir: &Path,
+        keys: &[VerifierKey],
+    ) -> io::Result<Option<Anchor>> {
+        let Some((_, path)) = crate::sink::anchors(dir)?.pop() else {
+            return Ok(None);
+        };
+        let note = std::fs::read_to_string(&path)?;
+        let (anchor, signed_by) = if keys.is_empty() {
+            match Anchor::parse_unchecked(&note) {
+                Some(anchor) => (anchor, None),
+                None => {
+                    self.report(
+                        FindingCode::Malformed,
+                        None,
+                        Some(&path),
+                        0,
+                        "not an anchor".into(),
+                    );
+                    return Ok(None);
+                }
+            }
+        } else {
+            match Anchor::open(&note, keys) {
+                Ok((anchor, signer)) => (anchor, Some(signer)),
+                Err(error) => {
+                    self.note_error(&error, &path, "anchor");
+                    return Ok(None);
+                }
+            }
+        };
+        self.expected = Some(anchor.first_seq);
+        self.link = Link::To(anchor.prev);
+        self.anchor_status = Some(AnchorStatus {
+            first_seq: anchor.first_seq,
+            signed_by,
+        });
+        self.anchor = Some(anchor.clone());
+        Ok(Some(anchor))
+    }
+
+    fn note_error(&mut self, error: &CheckpointError, source: &Path, what: &str) {
+        let code = match error {
+            CheckpointError::Note(NoteError::UnknownKey(_)) => FindingCode::UnknownKey,
+            CheckpointError::Note(NoteError::BadSignature(_)) => FindingCode::BadSignature,
+            _ => FindingCode::Malformed,
+        };
+        self.report(
+            code,
+            None,
+            Some(source),
+            0,
+            format!("{what} refused: {error}"),
+        );
+    }
+
+    /// Compares the log with every trusted checkpoint.
+    fn compare_checkpoints(
+        &mut self,
+        checkpoints: &[(PathBuf, String)],
+        keys: &[VerifierKey],
+        anchor: Option<&Anchor>,
+    ) {
+        let mut trusted: Vec<(&Path, Checkpoint)> = Vec::new();
+        for (source, note) in checkpoints {
+            match Checkpoint::open(note, keys) {
+                Ok((checkpoint, _)) => trusted.push((source, checkpoint)),
+                Err(error) => self.note_error(&error, source, "checkpoint"),
+            }
+        }
+        for (index, (source, checkpoint)) in trusted.iter().enumerate() {
+            let disagrees = trusted[..index].iter().any(|(_, earlier)| {
+                earlier.origin == checkpoint.origin
+                    && earlier.size == checkpoint.size
+                    && earlier.head != checkpoint.head
+            });
+            if disagrees {
+                self.report(
+                    FindingCode::Equivocation,
+                    checkpoint.size.checked_sub(1),
+                    Some(source),
+                    0,
+                    format!(
+                        "two signed checkpoints of {} at size {} name different heads",
+                        checkpoint.origin, checkpoint.size
+                    ),
+                );
+            }
+        }
+        for (source, checkpoint) in trusted {
+            let size = checkpoint.size;
+            let vouched = match (size.checked_sub(1), anchor) {
+                (None, _) => Some(checkpoint.head == GENESIS),
+                (Some(_), Some(anchor)) if size < anchor.first_seq => None,
+                (Some(_), Some(anchor)) if size == anchor.first_seq => {
+                    Some(checkpoint.head == anchor.prev)
+                }
+                (Some(last), _) => {
+                    match (self.last_seq, self.watched.get(&last).copied().flatten()) {
+                        (Some(log_last), _) if last > log_last => {
+                            self.report(
+                            FindingCode::Truncated,
+                            Some(last),
+                            Some(source),
+                            0,
+                            format!("a signed checkpoint says the log had {size} records; it now ends at seq {log_last}"),
+                        );
+                            continue;
+                        }
+                        (None, _) => {
+                            self.report(
+                            FindingCode::Truncated,
+                            Some(last),
+                            Some(source),
+                            0,
+                            format!("a signed checkpoint says the log had {size} records; it now has none"),
+                        );
+                            continue;
+                        }
+                        (_, Some(hash)) => Some(hash == checkpoint.head),
+                        (_, None) => Some(false),
+                    }
+                }
+            };
+            match vouched {
+                Some(true) => {
+                    self.checkpoints_matched += 1;
+                    self.anchored_through = Some(self.anchored_through.map_or(size, |s| s.max(size)));
+                }
+                Some(false) => self.report(
+                    FindingCode::Rechained,
+                    size.checked_sub(1),
+                    Some(source),
+                    0,
+                    format!(
+                        "a signed checkpoint at size {size} names head {}, which the log no longer has there: its history was re-written",
+                        checkpoint.head
+                    ),
+                ),
+                // Deleted by retention before the anchor: nothing left to compare.
+                None => {}
+            }
         }
     }
 
@@ -813,6 +1111,9 @@ impl ChainCheck {
         };
         self.head = Some(stored_hash);
         self.unreadable_since_record = 0;
+        if let Some(slot @ None) = self.watched.get_mut(&seq) {
+            *slot = Some(stored_hash);
+        }
         self.recent[(seq % RECENT as u64) as usize] = Some((seq, stored_hash));
     }
 
@@ -943,6 +1244,11 @@ impl ChainCheck {
         }
         self.findings
             .sort_by(|a, b| (&a.segment, a.offset).cmp(&(&b.segment, b.offset)));
+        let unanchored = match (self.last_seq, self.anchored_through) {
+            (Some(last), Some(through)) if last >= through => Some((through, last)),
+            (Some(last), None) => Some((self.first_seq.unwrap_or(0), last)),
+            _ => None,
+        };
         Report {
             records: self.records,
             first_seq: self.first_seq,
@@ -953,6 +1259,10 @@ impl ChainCheck {
             live: self.live,
             in_flight_bytes: self.in_flight_bytes,
             findings: self.findings,
+            anchor: self.anchor_status,
+            checkpoints_matched: self.checkpoints_matched,
+            anchored_through: self.anchored_through,
+            unanchored,
         }
     }
 }

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::ack::{self, Ack, AckSender};
 use crate::chain::ChainHead;
+use crate::checkpoint::{Anchor, Checkpoint, Checkpoints, RetentionPolicy};
 use crate::record::{AuditEvent, RecordDefaults, encode_line};
 use crate::sink::{Batch, BatchRecord, Recovery, Repair, Sink};
 use crate::time::Timestamp;
@@ -234,6 +235,11 @@ pub struct WriterStats {
     /// Audited calls that an installed audit layer never saw, because a
     /// subscriber-wide filter or a `max_level_*` feature disabled their span.
     pub unaudited_calls: u64,
+    /// Checkpoints signed and published.
+    pub checkpoints: u64,
+    /// Checkpoints or anchors that could not be published, and retention
+    /// runs that failed.
+    pub checkpoint_errors: u64,
 }
 
 /// Entry point: `AuditWriter::builder()...spawn(sink)`.
@@ -282,7 +288,7 @@ impl AuditWriter {
 ///     .spawn(sink)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 #[must_use = "call .spawn(sink) to start the writer"]
 pub struct WriterBuilder {
     queue_capacity: usize,
@@ -291,6 +297,8 @@ pub struct WriterBuilder {
     failure_policy: FailurePolicy,
     drop_timeout: Duration,
     defaults: RecordDefaults,
+    checkpoints: Option<Checkpoints>,
+    retention: Option<RetentionPolicy>,
 }
 
 impl Default for WriterBuilder {
@@ -305,6 +313,8 @@ impl Default for WriterBuilder {
                 service: None,
                 host: gethostname::gethostname().into_string().ok(),
             },
+            checkpoints: None,
+            retention: None,
         }
     }
 }
@@ -391,18 +401,58 @@ impl WriterBuilder {
         self
     }
 
+    /// Signs checkpoints of the log and sends them elsewhere; see [`Checkpoints`].
+    ///
+    /// # Examples
+    ///
+    /// See [`Checkpoints`].
+    pub fn checkpoints(mut self, checkpoints: Checkpoints) -> Self {
+        self.checkpoints = Some(checkpoints);
+        self
+    }
+
+    /// Deletes old segments by `policy`, each time leaving an anchor signed
+    /// with the checkpoint key and an `audit.retention` record. Needs
+    /// [`checkpoints`](Self::checkpoints), for the key, and a sink that
+    /// stores segments ([`FileSink`](crate::FileSink)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use audit_layer::{AuditWriter, CheckpointDir, Checkpoints, FileSink, RetentionPolicy, SignerKey};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let key = SignerKey::generate("example.com/audit/billing")?;
+    /// let (_handle, _guard) = AuditWriter::builder()
+    ///     .checkpoints(Checkpoints::new(key, CheckpointDir::new(dir.path().join("checkpoints"))))
+    ///     .retention(RetentionPolicy::new().max_segments(100))
+    ///     .spawn(FileSink::open(dir.path().join("log"))?)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn retention(mut self, policy: RetentionPolicy) -> Self {
+        self.retention = Some(policy);
+        self
+    }
+
     /// Recovers the sink's chain and starts the writer thread.
     ///
     /// Repairs made during recovery (a torn tail, say) are the first records written.
     ///
     /// # Errors
     ///
-    /// The sink's recovery error, or the error of spawning the thread.
+    /// The sink's recovery error, the error of spawning the thread, or
+    /// [`io::ErrorKind::InvalidInput`] for retention without checkpoints.
     ///
     /// # Examples
     ///
     /// See [`AuditWriter`].
     pub fn spawn<S: Sink>(self, mut sink: S) -> io::Result<(AuditHandle, WriterGuard)> {
+        if self.retention.is_some() && self.checkpoints.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "retention needs checkpoints: their key signs the anchor that keeps the rest verifiable",
+            ));
+        }
         let recovery = sink.recover()?;
         let (sender, receiver) = crossbeam_channel::bounded(self.queue_capacity);
         let shared = Arc::new(Shared::new(recovery.head.next_seq));
@@ -420,6 +470,10 @@ impl WriterBuilder {
             unsynced: false,
             last_sync: Instant::now(),
             trouble: None,
+            notes: Vec::new(),
+            checkpoints: self.checkpoints,
+            retention: self.retention,
+            checkpointed: (0, Instant::now()),
         };
         let repairs = recovery.repairs;
         let thread = std::thread::Builder::new()
@@ -455,6 +509,8 @@ struct Shared {
     write_errors: AtomicU64,
     missing_actor: AtomicU64,
     unaudited_calls: AtomicU64,
+    checkpoints: AtomicU64,
+    checkpoint_errors: AtomicU64,
     next_seq: AtomicU64,
     failing: AtomicBool,
     closed: AtomicBool,
@@ -481,6 +537,8 @@ impl Shared {
             write_errors: AtomicU64::new(0),
             missing_actor: AtomicU64::new(0),
             unaudited_calls: AtomicU64::new(0),
+            checkpoints: AtomicU64::new(0),
+            checkpoint_errors: AtomicU64::new(0),
             next_seq: AtomicU64::new(next_seq),
             failing: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -697,6 +755,8 @@ impl AuditHandle {
                 .clone(),
             missing_actor: shared.missing_actor.load(Ordering::Relaxed),
             unaudited_calls: shared.unaudited_calls.load(Ordering::Relaxed),
+            checkpoints: shared.checkpoints.load(Ordering::Relaxed),
+            checkpoint_errors: shared.checkpoint_errors.load(Ordering::Relaxed),
         }
     }
 
@@ -828,6 +888,12 @@ struct Worker<S: Sink> {
     unsynced: bool,
     last_sync: Instant,
     trouble: Option<Trouble>,
+    /// System records to write before the next events (retention).
+    notes: Vec<AuditEvent>,
+    checkpoints: Option<Checkpoints>,
+    retention: Option<RetentionPolicy>,
+    /// Size of the last checkpoint, and when it was signed.
+    checkpointed: (u64, Instant),
 }
 
 #[derive(Default)]
@@ -896,6 +962,11 @@ impl<S: Sink> Worker<S> {
             if let Committed::Abandoned(count) = self.commit(batch) {
                 unwritten += count;
             }
+            self.checkpoint_if_due(false);
+            if !self.notes.is_empty() {
+                // Retention just ran: its record goes in now.
+                let _ = self.commit(Pending::default());
+            }
             if shutdown {
                 break;
             }
@@ -909,7 +980,11 @@ impl<S: Sink> Worker<S> {
             }
         }
         let sync_error = match self.sink.sync() {
-            Ok(()) => None,
+            Ok(()) => {
+                self.unsynced = false;
+                self.checkpoint_if_due(true);
+                None
+            }
             Err(error) => {
                 self.shared.note_error(&error);
                 Some(WriteError::sync(&error))
@@ -938,25 +1013,156 @@ impl<S: Sink> Worker<S> {
         if self.shared.closed.load(Ordering::Acquire) && self.receiver.is_empty() {
             return Next::Closed;
         }
-        let received = match self.durability {
-            Durability::Interval(interval) if self.unsynced => {
-                match self.receiver.recv_deadline(self.last_sync + interval) {
-                    Err(RecvTimeoutError::Timeout) => {
+        let received = match self.next_deadline() {
+            Some(deadline) => match self.receiver.recv_deadline(deadline) {
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.interval_due() {
                         self.sync_now();
-                        return Next::Idle;
                     }
-                    Err(RecvTimeoutError::Disconnected) => return Next::Closed,
-                    Ok(message) => Some(message),
+                    self.checkpoint_if_due(false);
+                    if !self.notes.is_empty() {
+                        let _ = self.commit(Pending::default());
+                    }
+                    return Next::Idle;
                 }
-            }
+                Err(RecvTimeoutError::Disconnected) => return Next::Closed,
+                Ok(message) => Some(message),
+            },
             // Blocking is safe: the queue is empty, so a shutdown message fits in it.
-            _ => self.receiver.recv().ok(),
+            None => self.receiver.recv().ok(),
         };
         match received {
             Some(message) => Next::Message(message),
             // Every sender is gone: nothing more can arrive.
             None => Next::Closed,
         }
+    }
+
+    /// When the worker must wake up even if nothing arrives: an interval
+    /// sync, or a checkpoint due by time.
+    fn next_deadline(&self) -> Option<Instant> {
+        let sync = match self.durability {
+            Durability::Interval(interval) if self.unsynced => Some(self.last_sync + interval),
+            _ => None,
+        };
+        let checkpoint = self.checkpoints.as_ref().and_then(|c| {
+            let (size, at) = self.checkpointed;
+            c.every
+                .filter(|_| self.head.next_seq > size)
+                .map(|every| at + every)
+        });
+        match (sync, checkpoint) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Signs and publishes a checkpoint of the synced head when one is due
+    /// (or `finally`, at shutdown), then applies the retention policy.
+    fn checkpoint_if_due(&mut self, finally: bool) {
+        let Some(checkpoints) = &self.checkpoints else {
+            return;
+        };
+        let (size, at) = self.checkpointed;
+        let grown = self.head.next_seq.saturating_sub(size);
+        let due = grown > 0
+            && (finally
+                || checkpoints.every_records.is_some_and(|n| grown >= n)
+                || checkpoints.every.is_some_and(|every| at.elapsed() >= every));
+        if !due || self.trouble.is_some() {
+            return;
+        }
+        // A checkpoint vouches for stable records only.
+        if self.unsynced && self.sync_now().is_some() {
+            return;
+        }
+        let checkpoints = self.checkpoints.as_mut().expect("checked above");
+        let checkpoint = Checkpoint {
+            origin: checkpoints.origin.clone(),
+            size: self.head.next_seq,
+            head: self.head.prev,
+        };
+        let note = checkpoint.sign(&checkpoints.key);
+        match checkpoints.destination.publish(
+            &crate::checkpoint::checkpoint_file_name(checkpoint.size),
+            &note,
+        ) {
+            Ok(()) => {
+                self.shared.checkpoints.fetch_add(1, Ordering::Relaxed);
+                self.checkpointed = (checkpoint.size, Instant::now());
+            }
+            Err(error) => {
+                self.shared.note_error(&error);
+                self.shared
+                    .checkpoint_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                // Try again at the next due time, not in a tight loop.
+                self.checkpointed.1 = Instant::now();
+            }
+        }
+        if let Err(error) = self.apply_retention() {
+            self.shared.note_error(&error);
+            self.shared
+                .checkpoint_errors
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Deletes the oldest sealed segments the policy no longer keeps.
+    fn apply_retention(&mut self) -> io::Result<()> {
+        let (Some(policy), Some(checkpoints)) = (self.retention, &mut self.checkpoints) else {
+            return Ok(());
+        };
+        let segments = self.sink.segments()?;
+        let mut count = segments.len();
+        let mut total: u64 = segments.iter().map(|s| s.bytes).sum();
+        let oldest_kept = policy
+            .max_age
+            .and_then(|age| std::time::SystemTime::now().checked_sub(age))
+            .map(Timestamp::clamped);
+        let mut cut = None;
+        for segment in &segments {
+            let Some(sealed) = &segment.sealed else { break };
+            let over = policy.max_segments.is_some_and(|max| count > max)
+                || policy.max_bytes.is_some_and(|max| total > max)
+                || oldest_kept.is_some_and(|oldest| sealed.newest < oldest);
+            if !over {
+                break;
+            }
+            count -= 1;
+            total -= segment.bytes;
+            cut = Some(sealed.clone());
+        }
+        let Some(last) = cut else { return Ok(()) };
+        let anchor = Anchor {
+            origin: checkpoints.origin.clone(),
+            first_seq: last.last_seq + 1,
+            prev: last.last_hash,
+        };
+        let note = anchor.sign(&checkpoints.key);
+        let retired = self.sink.retire(&anchor, &note)?;
+        checkpoints.destination.publish(
+            &crate::checkpoint::anchor_file_name(anchor.first_seq),
+            &note,
+        )?;
+        let details = json!({
+            "segments_deleted": retired.segments,
+            "bytes_deleted": retired.bytes,
+            "seq_from": retired.first_seq,
+            "seq_to": retired.last_seq,
+            "anchor_first_seq": anchor.first_seq,
+            "policy": {
+                "max_age_secs": policy.max_age.map(|a| a.as_secs()),
+                "max_bytes": policy.max_bytes,
+                "max_segments": policy.max_segments,
+            },
+        });
+        self.notes.push(AuditEvent::system(
+            "audit.retention",
+            Outcome::Success,
+            details,
+        ));
+        Ok(())
     }
 
     fn sync_now(&mut self) -> Option<WriteError> {
@@ -984,6 +1190,11 @@ impl<S: Sink> Worker<S> {
             let note = outage_note(trouble, events.len());
             head = self.encode_one(&note, head);
             notes = 1;
+        }
+        for index in 0..self.notes.len() {
+            let note = self.notes[index].clone();
+            head = self.encode_one(&note, head);
+            notes += 1;
         }
         for (event, _) in events {
             head = self.encode_one(event, head);
@@ -1019,7 +1230,7 @@ impl<S: Sink> Worker<S> {
         } = pending;
         let mut backoff = Duration::from_millis(10);
         let outcome = loop {
-            if events.is_empty() && self.trouble.is_none() {
+            if events.is_empty() && self.trouble.is_none() && self.notes.is_empty() {
                 break Ok(());
             }
             let (head, notes) = self.encode(&events);
@@ -1028,6 +1239,7 @@ impl<S: Sink> Worker<S> {
                     self.head = head;
                     self.unsynced = true;
                     self.trouble = None;
+                    self.notes.clear();
                     self.shared.failing.store(false, Ordering::Relaxed);
                     self.shared
                         .written

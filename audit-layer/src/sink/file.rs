@@ -5,9 +5,12 @@ use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use std::collections::HashMap;
+
 use super::tail::{self, SizedFile};
-use super::{Batch, Recovery, Repair, Sink};
+use super::{Batch, Recovery, Repair, Retired, SealedSegment, SegmentSummary, Sink};
 use crate::chain::ChainHead;
+use crate::checkpoint::Anchor;
 use crate::segment;
 
 /// Name of the lock file that keeps two writers off one directory: two
@@ -48,6 +51,8 @@ pub struct FileSink {
     dir: PathBuf,
     max_segment_bytes: u64,
     current: Option<Segment>,
+    /// Summaries of sealed segments, which never change.
+    sealed: HashMap<PathBuf, SealedSegment>,
     _lock: File,
 }
 
@@ -121,6 +126,7 @@ impl FileSinkBuilder {
             dir: self.dir,
             max_segment_bytes: self.max_segment_bytes,
             current: None,
+            sealed: HashMap::new(),
             _lock: lock,
         })
     }
@@ -401,4 +407,121 @@ impl Sink for FileSink {
             None => Ok(()),
         }
     }
+
+    fn segments(&mut self) -> io::Result<Vec<SegmentSummary>> {
+        let current = self.current.as_ref().map(|s| s.path.clone());
+        let mut summaries = Vec::new();
+        for (first_seq, path) in segment::list(&self.dir)? {
+            let bytes = fs::metadata(&path)?.len();
+            let sealed = if Some(&path) == current.as_ref() {
+                None
+            } else if let Some(known) = self.sealed.get(&path) {
+                Some(known.clone())
+            } else {
+                let summary = last_record(&path)?;
+                if let Some(summary) = &summary {
+                    self.sealed.insert(path.clone(), summary.clone());
+                }
+                summary
+            };
+            summaries.push(SegmentSummary {
+                first_seq,
+                bytes,
+                sealed,
+            });
+        }
+        Ok(summaries)
+    }
+
+    fn retire(&mut self, anchor: &Anchor, note: &str) -> io::Result<Retired> {
+        // The anchor first: a crash part-way leaves old segments behind an
+        // anchor (the verifier skips them), never a gap with no anchor.
+        crate::checkpoint::write_note(
+            &self
+                .dir
+                .join(crate::checkpoint::anchor_file_name(anchor.first_seq)),
+            note,
+        )?;
+        let current = self.current.as_ref().map(|s| s.path.clone());
+        let mut retired = Retired {
+            segments: 0,
+            bytes: 0,
+            first_seq: u64::MAX,
+            last_seq: 0,
+        };
+        for summary in self.segments()? {
+            let Some(sealed) = &summary.sealed else { break };
+            if sealed.last_seq >= anchor.first_seq {
+                break;
+            }
+            let path = self.dir.join(segment::file_name(summary.first_seq));
+            if Some(&path) == current.as_ref() {
+                break;
+            }
+            fs::remove_file(&path)?;
+            self.sealed.remove(&path);
+            retired.segments += 1;
+            retired.bytes += summary.bytes;
+            retired.first_seq = retired.first_seq.min(summary.first_seq);
+            retired.last_seq = sealed.last_seq;
+        }
+        self.sync_dir()?;
+        for (first_seq, path) in anchors(&self.dir)? {
+            if first_seq < anchor.first_seq {
+                fs::remove_file(path)?;
+            }
+        }
+        self.sync_dir()?;
+        Ok(retired)
+    }
+}
+
+/// The anchors in a log directory, oldest first.
+pub(crate) fn anchors(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let first = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("anchor-"))
+            .and_then(|n| n.strip_suffix(".note"))
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(first) = first {
+            found.push((first, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The last record of a segment: its seq, hash and time.
+fn last_record(path: &Path) -> io::Result<Option<SealedSegment>> {
+    let file = fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    let tail = tail::scan(&SizedFile { file: &file, size })?;
+    let Some((last_seq, last_hash)) = tail.last_record else {
+        return Ok(None);
+    };
+    // The line itself, for its time: the bytes between the two last newlines.
+    let end = tail.complete_len.saturating_sub(1);
+    let mut start = end;
+    let mut byte = [0u8; 1];
+    while start > 0 {
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut byte, start - 1)?;
+        if byte[0] == b'\n' {
+            break;
+        }
+        start -= 1;
+    }
+    let mut line = vec![0u8; (end - start) as usize];
+    std::os::unix::fs::FileExt::read_exact_at(&file, &mut line, start)?;
+    let newest = crate::AuditRecord::from_line(&line)
+        .map(|r| r.time)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    Ok(Some(SealedSegment {
+        last_seq,
+        last_hash,
+        newest,
+    }))
 }

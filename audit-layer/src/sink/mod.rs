@@ -11,13 +11,15 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::chain::{ChainHead, Hash};
+use crate::checkpoint::Anchor;
+use crate::time::Timestamp;
 
 mod file;
 mod memory;
 mod tail;
 
-pub(crate) use file::LOCK_FILE;
 pub use file::{FileSink, FileSinkBuilder};
+pub(crate) use file::{LOCK_FILE, anchors};
 pub use memory::{MemoryLog, MemorySink};
 
 /// Storage for sealed record lines.
@@ -82,6 +84,88 @@ pub trait Sink: Send + 'static {
     ///
     /// Any I/O error of the flush.
     fn sync(&mut self) -> io::Result<()>;
+
+    /// The segments of the stored log, oldest first, for retention. Sinks
+    /// that do not store segments keep the default: none.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error reading them.
+    fn segments(&mut self) -> io::Result<Vec<SegmentSummary>> {
+        Ok(Vec::new())
+    }
+
+    /// Stores the signed `anchor` note, then deletes every sealed segment
+    /// whose records all precede `anchor.first_seq`.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::Unsupported`] by default; any I/O error.
+    fn retire(&mut self, anchor: &Anchor, note: &str) -> io::Result<Retired> {
+        let _ = (anchor, note);
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this sink cannot delete old records",
+        ))
+    }
+}
+
+/// One segment of a stored log.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::sink::SegmentSummary;
+/// let current = SegmentSummary { first_seq: 0, bytes: 512, sealed: None };
+/// assert!(current.sealed.is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentSummary {
+    /// The seq of its first record.
+    pub first_seq: u64,
+    /// Its size.
+    pub bytes: u64,
+    /// For a segment no longer written to: what its last record is.
+    pub sealed: Option<SealedSegment>,
+}
+
+/// The last record of a sealed segment.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::sink::SealedSegment;
+/// let s = SealedSegment { last_seq: 9, last_hash: audit_layer::chain::GENESIS, newest: audit_layer::Timestamp::now() };
+/// assert_eq!(s.last_seq, 9);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedSegment {
+    /// Its seq.
+    pub last_seq: u64,
+    /// Its hash.
+    pub last_hash: Hash,
+    /// Its time: the newest in the segment.
+    pub newest: Timestamp,
+}
+
+/// What [`Sink::retire`] deleted.
+///
+/// # Examples
+///
+/// ```
+/// let r = audit_layer::sink::Retired { segments: 2, bytes: 1024, first_seq: 0, last_seq: 99 };
+/// assert_eq!(r.segments, 2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retired {
+    /// How many segments.
+    pub segments: usize,
+    /// How many bytes.
+    pub bytes: u64,
+    /// The first seq deleted.
+    pub first_seq: u64,
+    /// The last seq deleted.
+    pub last_seq: u64,
 }
 
 /// One record of a [`Batch`].

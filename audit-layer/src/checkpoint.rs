@@ -1,0 +1,499 @@
+//! Signed checkpoints and retention anchors: the state kept outside the log
+//! that lets a verifier see a truncated tail or a re-written history.
+//!
+//! A **checkpoint** is a C2SP `tlog-checkpoint` signed note: origin, size
+//! (records), and in the third line the chain's head (the hash of the
+//! record with seq `size - 1`, base64) where a Merkle log puts its tree
+//! root. An **anchor** says where a log cut by retention now begins: its
+//! first seq and the hash that record links to.
+//!
+//! ```text
+//! example.com/audit/billing        example.com/audit/billing
+//! 41273                            audit-layer anchor
+//! 7kT0...base64 head...=           41273
+//!                                  Qm9...base64 prev...=
+//! — example.com/audit/billing ...
+//!                                  — example.com/audit/billing ...
+//! ```
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::chain::Hash;
+use crate::note::{self, NoteError, OpenedNote, SignerKey, VerifierKey};
+
+const ANCHOR_LINE: &str = "audit-layer anchor";
+
+/// Why a checkpoint or anchor was refused.
+///
+/// # Examples
+///
+/// ```
+/// let error = audit_layer::Checkpoint::open("junk", &[]).unwrap_err();
+/// assert!(!error.to_string().is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// The signature could not be trusted.
+    #[error(transparent)]
+    Note(#[from] NoteError),
+    /// The signed text is not a checkpoint (or not an anchor).
+    #[error("the signed text is not {0}")]
+    NotA(&'static str),
+}
+
+fn decode_hash(line: &str) -> Option<Hash> {
+    let bytes: [u8; 32] = STANDARD.decode(line).ok()?.try_into().ok()?;
+    Some(Hash::from_bytes(bytes))
+}
+
+/// A log's size and head at a point in time, signed.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{Checkpoint, SignerKey};
+/// use audit_layer::chain::GENESIS;
+///
+/// let key = SignerKey::generate("example.com/audit/billing")?;
+/// let checkpoint = Checkpoint { origin: "example.com/audit/billing".into(), size: 0, head: GENESIS };
+/// let note = checkpoint.sign(&key);
+/// let (opened, signed_by) = Checkpoint::open(&note, &[key.verifier()])?;
+/// assert_eq!((opened, signed_by.as_str()), (checkpoint, "example.com/audit/billing"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Which log (a schema-less URL, by convention the signing key's name).
+    pub origin: String,
+    /// How many records the log had (the last seq plus one).
+    pub size: u64,
+    /// The hash of the record with seq `size - 1` ([`GENESIS`](crate::chain::GENESIS) for size 0).
+    pub head: Hash,
+}
+
+impl Checkpoint {
+    /// The note text: origin, size, base64 head, each on its own line.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use audit_layer::Checkpoint;
+    /// let c = Checkpoint { origin: "o".into(), size: 3, head: audit_layer::chain::GENESIS };
+    /// assert_eq!(c.text(), "o\n3\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n");
+    /// ```
+    pub fn text(&self) -> String {
+        format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            STANDARD.encode(self.head.as_bytes())
+        )
+    }
+
+    /// The signed note.
+    ///
+    /// # Examples
+    ///
+    /// See [`Checkpoint`].
+    pub fn sign(&self, key: &SignerKey) -> String {
+        key.sign(&self.text())
+    }
+
+    /// Checks a signed checkpoint against `trusted` keys and parses it;
+    /// returns it with the name of the key that signed it.
+    ///
+    /// # Errors
+    ///
+    /// An untrusted or bad signature, or a text that is not a checkpoint.
+    ///
+    /// # Examples
+    ///
+    /// See [`Checkpoint`].
+    pub fn open(
+        note: &str,
+        trusted: &[VerifierKey],
+    ) -> Result<(Checkpoint, String), CheckpointError> {
+        let OpenedNote { text, signed_by } = note::open(note, trusted)?;
+        let mut lines = text.lines();
+        let (Some(origin), Some(size), Some(head)) = (lines.next(), lines.next(), lines.next())
+        else {
+            return Err(CheckpointError::NotA("a checkpoint"));
+        };
+        let size: u64 = size
+            .parse()
+            .map_err(|_| CheckpointError::NotA("a checkpoint"))?;
+        let head = decode_hash(head).ok_or(CheckpointError::NotA("a checkpoint"))?;
+        if origin.is_empty() || (size.to_string() != lines_second(&text)) {
+            return Err(CheckpointError::NotA("a checkpoint"));
+        }
+        Ok((
+            Checkpoint {
+                origin: origin.to_owned(),
+                size,
+                head,
+            },
+            signed_by,
+        ))
+    }
+}
+
+/// The second line, for the no-leading-zeroes rule of sizes.
+fn lines_second(text: &str) -> &str {
+    text.lines().nth(1).unwrap_or_default()
+}
+
+/// Where a log cut by retention begins, signed: the deletion before it was
+/// deliberate, and anything missing after it was not.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{Anchor, SignerKey};
+///
+/// let key = SignerKey::generate("example.com/log")?;
+/// let anchor = Anchor { origin: "example.com/log".into(), first_seq: 1000, prev: audit_layer::chain::Hash::of(b"x") };
+/// let (opened, _) = Anchor::open(&anchor.sign(&key), &[key.verifier()])?;
+/// assert_eq!(opened, anchor);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    /// Which log.
+    pub origin: String,
+    /// The seq of the first record kept.
+    pub first_seq: u64,
+    /// The hash that record links to (of the last record deleted).
+    pub prev: Hash,
+}
+
+impl Anchor {
+    /// The note text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = audit_layer::Anchor { origin: "o".into(), first_seq: 5, prev: audit_layer::chain::GENESIS };
+    /// assert!(a.text().starts_with("o\naudit-layer anchor\n5\n"));
+    /// ```
+    pub fn text(&self) -> String {
+        format!(
+            "{}\n{ANCHOR_LINE}\n{}\n{}\n",
+            self.origin,
+            self.first_seq,
+            STANDARD.encode(self.prev.as_bytes())
+        )
+    }
+
+    /// The signed note.
+    ///
+    /// # Examples
+    ///
+    /// See [`Anchor`].
+    pub fn sign(&self, key: &SignerKey) -> String {
+        key.sign(&self.text())
+    }
+
+    /// Checks a signed anchor against `trusted` keys and parses it.
+    ///
+    /// # Errors
+    ///
+    /// An untrusted or bad signature, or a text that is not an anchor.
+    ///
+    /// # Examples
+    ///
+    /// See [`Anchor`].
+    pub fn open(note: &str, trusted: &[VerifierKey]) -> Result<(Anchor, String), CheckpointError> {
+        let OpenedNote { text, signed_by } = note::open(note, trusted)?;
+        Ok((
+            Anchor::parse(&text).ok_or(CheckpointError::NotA("an anchor"))?,
+            signed_by,
+        ))
+    }
+
+    /// Reads an anchor's text without checking any signature.
+    pub(crate) fn parse_unchecked(note: &str) -> Option<Anchor> {
+        Anchor::parse(&note[..=note.rfind("\n\n")?])
+    }
+
+    fn parse(text: &str) -> Option<Anchor> {
+        let mut lines = text.lines();
+        let (origin, kind, first, prev) =
+            (lines.next()?, lines.next()?, lines.next()?, lines.next()?);
+        if kind != ANCHOR_LINE || origin.is_empty() {
+            return None;
+        }
+        Some(Anchor {
+            origin: origin.to_owned(),
+            first_seq: first.parse().ok()?,
+            prev: decode_hash(prev)?,
+        })
+    }
+}
+
+/// File name of the checkpoint of a log of `size` records.
+pub(crate) fn checkpoint_file_name(size: u64) -> String {
+    format!("checkpoint-{size:020}.note")
+}
+
+/// File name of the anchor of a log starting at `first_seq`.
+pub(crate) fn anchor_file_name(first_seq: u64) -> String {
+    format!("anchor-{first_seq:020}.note")
+}
+
+/// Where a writer sends its signed checkpoints and anchors: somewhere the
+/// log's own writer cannot rewrite (another disk, another host, a
+/// transparency log, a ticket).
+///
+/// A closure `FnMut(&str, &str) -> io::Result<()>` is one: it gets a file
+/// name (`checkpoint-<size>.note` or `anchor-<first seq>.note`) and the note.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use audit_layer::CheckpointSink;
+///
+/// let shipped = Arc::new(Mutex::new(Vec::new()));
+/// let mut sink = {
+///     let shipped = Arc::clone(&shipped);
+///     move |name: &str, note: &str| {
+///         shipped.lock().unwrap().push((name.to_owned(), note.to_owned()));
+///         Ok(())
+///     }
+/// };
+/// sink.publish("checkpoint-00000000000000000001.note", "...")?;
+/// assert_eq!(shipped.lock().unwrap().len(), 1);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub trait CheckpointSink: Send + 'static {
+    /// Stores or ships one signed note.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error; the writer counts it and tries again with the next checkpoint.
+    fn publish(&mut self, name: &str, note: &str) -> io::Result<()>;
+}
+
+impl<F> CheckpointSink for F
+where
+    F: FnMut(&str, &str) -> io::Result<()> + Send + 'static,
+{
+    fn publish(&mut self, name: &str, note: &str) -> io::Result<()> {
+        self(name, note)
+    }
+}
+
+/// Writes each note as a file (mode 0600) in a directory (mode 0700), synced.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{CheckpointDir, CheckpointSink};
+/// let dir = tempfile::tempdir()?;
+/// let mut sink = CheckpointDir::new(dir.path().join("checkpoints"));
+/// sink.publish("checkpoint-00000000000000000001.note", "note\n")?;
+/// assert!(dir.path().join("checkpoints/checkpoint-00000000000000000001.note").exists());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct CheckpointDir {
+    dir: PathBuf,
+}
+
+impl CheckpointDir {
+    /// Notes go into `dir`, created if needed.
+    ///
+    /// # Examples
+    ///
+    /// See [`CheckpointDir`].
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        CheckpointDir { dir: dir.into() }
+    }
+}
+
+impl CheckpointSink for CheckpointDir {
+    fn publish(&mut self, name: &str, note: &str) -> io::Result<()> {
+        write_note(&self.dir.join(name), note)
+    }
+}
+
+/// Writes a note file durably, owner-only.
+pub(crate) fn write_note(path: &std::path::Path, note: &str) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(note.as_bytes())?;
+    file.sync_all()?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// When a writer signs checkpoints, with which key, and where they go.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use audit_layer::{AuditWriter, CheckpointDir, Checkpoints, MemorySink, SignerKey};
+///
+/// let dir = tempfile::tempdir()?;
+/// let key = SignerKey::generate("example.com/audit/billing")?;
+/// let (sink, _log) = MemorySink::new();
+/// let (_handle, _guard) = AuditWriter::builder()
+///     .checkpoints(
+///         Checkpoints::new(key, CheckpointDir::new(dir.path()))
+///             .every_records(10_000)
+///             .every(Duration::from_secs(60)),
+///     )
+///     .spawn(sink)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Checkpoints {
+    pub(crate) key: SignerKey,
+    pub(crate) origin: String,
+    pub(crate) every_records: Option<u64>,
+    pub(crate) every: Option<Duration>,
+    pub(crate) destination: Box<dyn CheckpointSink>,
+}
+
+impl std::fmt::Debug for Checkpoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checkpoints")
+            .field("origin", &self.origin)
+            .field("every_records", &self.every_records)
+            .field("every", &self.every)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Checkpoints {
+    /// Checkpoints signed by `key`, sent to `destination`; by default every
+    /// 10 000 records or 60 seconds, whichever comes first, and at shutdown.
+    /// The origin is the key's name.
+    ///
+    /// # Examples
+    ///
+    /// See [`Checkpoints`].
+    pub fn new(key: SignerKey, destination: impl CheckpointSink) -> Self {
+        Checkpoints {
+            origin: key.name().to_owned(),
+            key,
+            every_records: Some(10_000),
+            every: Some(Duration::from_secs(60)),
+            destination: Box::new(destination),
+        }
+    }
+
+    /// A checkpoint after every `records` new records.
+    ///
+    /// # Examples
+    ///
+    /// See [`Checkpoints`].
+    pub fn every_records(mut self, records: u64) -> Self {
+        self.every_records = Some(records.max(1));
+        self
+    }
+
+    /// A checkpoint at most `interval` after a record, however few.
+    ///
+    /// # Examples
+    ///
+    /// See [`Checkpoints`].
+    pub fn every(mut self, interval: Duration) -> Self {
+        self.every = Some(interval);
+        self
+    }
+
+    /// The origin line (the key's name by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let key = audit_layer::SignerKey::generate("k")?;
+    /// let c = audit_layer::Checkpoints::new(key, audit_layer::CheckpointDir::new("/tmp/c")).origin("example.com/log");
+    /// # let _ = c;
+    /// # Ok::<(), audit_layer::NoteError>(())
+    /// ```
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = origin.into();
+        self
+    }
+}
+
+/// Which old segments a writer deletes. Deletion is of whole segments, never
+/// the one being written, and each leaves a signed [`Anchor`] and an
+/// `audit.retention` record, so that what remains still verifies and any
+/// further deletion is detected.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let policy = audit_layer::RetentionPolicy::new()
+///     .max_age(Duration::from_secs(6 * 365 * 24 * 3600)) // HIPAA: six years
+///     .max_bytes(50 << 30);
+/// # let _ = policy;
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[must_use]
+pub struct RetentionPolicy {
+    pub(crate) max_age: Option<Duration>,
+    pub(crate) max_bytes: Option<u64>,
+    pub(crate) max_segments: Option<usize>,
+}
+
+impl RetentionPolicy {
+    /// Keeps everything (until a limit is set).
+    ///
+    /// # Examples
+    ///
+    /// See [`RetentionPolicy`].
+    pub fn new() -> Self {
+        RetentionPolicy::default()
+    }
+
+    /// Deletes segments whose newest record is older than `age`.
+    ///
+    /// # Examples
+    ///
+    /// See [`RetentionPolicy`].
+    pub fn max_age(mut self, age: Duration) -> Self {
+        self.max_age = Some(age);
+        self
+    }
+
+    /// Deletes the oldest segments while the log is larger than `bytes`.
+    ///
+    /// # Examples
+    ///
+    /// See [`RetentionPolicy`].
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = Some(bytes);
+        self
+    }
+
+    /// Deletes the oldest segments while there are more than `segments`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let policy = audit_layer::RetentionPolicy::new().max_segments(100);
+    /// # let _ = policy;
+    /// ```
+    pub fn max_segments(mut self, segments: usize) -> Self {
+        self.max_segments = Some(segments.max(1));
+        self
+    }
+}
