@@ -10,7 +10,9 @@
 //! approval and a rejection, publishing, a role change, a settings change, a
 //! data export, and one post published without approval. Then it verifies
 //! the log, answers "who published post 42, and was it approved?" from the
-//! log alone, and shows `audit verify` catching a tampered copy.
+//! log alone, and shows four forgeries of a copy: the two a hash chain
+//! catches by itself, and the two only the signed checkpoints it kept
+//! outside the log catch.
 
 mod blog;
 
@@ -21,7 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use audit_layer::{
-    AuditLayer, AuditRecord, AuditWriter, FileSink, LogReader, RecordFilter, Timeline, Verifier,
+    AuditLayer, AuditRecord, AuditWriter, CheckpointDir, Checkpoints, FileSink, LogReader,
+    RecordFilter, SignerKey, Timeline, Verifier,
 };
 use axum::http::Method;
 use serde_json::{Value, json};
@@ -331,58 +334,134 @@ fn answer(log: &Path) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Copies the log, rewrites the publisher of post 42 in the copy, and shows
-/// what the verifier says; then again, recomputing the edited record's hash.
-fn tamper(log: &Path) -> Result<(), Box<dyn std::error::Error>> {
+/// A copy of the log with its lines put through `edit`.
+fn forged_copy(
+    log: &Path,
+    edit: impl FnOnce(&mut Vec<String>),
+) -> Result<PathBuf, Box<dyn std::error::Error>> {
     let copy = PathBuf::from(format!("{}-tampered", log.display()));
     let _ = std::fs::remove_dir_all(&copy);
     std::fs::create_dir_all(&copy)?;
-    let segment = std::fs::read_dir(log)?
+    let segment = first_segment(log)?;
+    let mut lines: Vec<String> = std::fs::read_to_string(&segment)?
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    edit(&mut lines);
+    std::fs::write(
+        copy.join(segment.file_name().ok_or("no name")?),
+        lines.join("\n") + "\n",
+    )?;
+    Ok(copy)
+}
+
+fn first_segment(log: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    Ok(std::fs::read_dir(log)?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .ok_or("no segment")?;
-    let original = std::fs::read_to_string(&segment)?;
-    let target = original
+        .ok_or("no segment")?)
+}
+
+/// Seals a line again after its body changed: the hash a forger computes.
+fn reseal(line: &str, prev: Option<&str>) -> String {
+    let mut body = line[..line.len() - 75].to_owned();
+    if let Some(prev) = prev {
+        let at = body.find("\"prev\":\"").map_or(0, |at| at + 8);
+        body.replace_range(at..at + 64, prev);
+    }
+    let hash = hex::encode(Sha256::digest(body.as_bytes()));
+    format!("{body},\"hash\":\"{hash}\"}}")
+}
+
+type Forgery = Box<dyn FnOnce(&mut Vec<String>)>;
+
+/// Four forgeries of a copy of the log, and what verification says of each,
+/// with the chain alone and with the checkpoints kept outside the log.
+fn tamper(
+    log: &Path,
+    checkpoints: &Path,
+    key: &SignerKey,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let publish = std::fs::read_to_string(first_segment(log)?)?
         .lines()
         .position(|line| {
             line.contains("\"action\":\"post.publish\"")
                 && line.contains("\"resource\":\"post:42\"")
         })
         .ok_or("no publish record for post 42")?;
-    let tampered_path = copy.join(segment.file_name().ok_or("no file name")?);
-
-    let mut lines: Vec<String> = original.lines().map(str::to_owned).collect();
-    lines[target] = lines[target].replace("\"actor\":\"mallory\"", "\"actor\":\"bob\"");
-    std::fs::write(&tampered_path, lines.join("\n") + "\n")?;
-    println!(
-        "   In a copy ({}), someone makes bob the publisher of post 42:",
-        copy.display()
-    );
-    report(&Verifier::new().verify_path(&copy)?);
-
-    // A careful forger recomputes the edited record's hash...
-    let line = &lines[target];
-    let body = &line[..line.len() - 75];
-    let hash = hex::encode(Sha256::digest(body.as_bytes()));
-    lines[target] = format!("{body},\"hash\":\"{hash}\"}}");
-    std::fs::write(&tampered_path, lines.join("\n") + "\n")?;
-    println!("   Same edit, with the record's hash recomputed to match:");
-    report(&Verifier::new().verify_path(&copy)?);
-    println!(
-        "   Re-chaining every later record, or cutting the tail at a record boundary, is what"
-    );
-    println!("   signed checkpoints kept outside the log catch (see FORMAT.md, section 8).");
+    let make_bob = |line: &str| line.replace("\"actor\":\"mallory\"", "\"actor\":\"bob\"");
+    let forgeries: [(&str, Forgery); 4] = [
+        (
+            "makes bob the publisher of post 42",
+            Box::new(move |lines| lines[publish] = make_bob(&lines[publish])),
+        ),
+        (
+            "does the same and recomputes that record's hash",
+            Box::new(move |lines| lines[publish] = reseal(&make_bob(&lines[publish]), None)),
+        ),
+        (
+            "does the same and re-chains every record after it",
+            Box::new(move |lines| {
+                lines[publish] = reseal(&make_bob(&lines[publish]), None);
+                for n in publish + 1..lines.len() {
+                    let previous = &lines[n - 1];
+                    let prev = previous[previous.len() - 66..previous.len() - 2].to_owned();
+                    lines[n] = reseal(&lines[n], Some(&prev));
+                }
+            }),
+        ),
+        (
+            "cuts the last five records off at a record boundary",
+            Box::new(|lines| {
+                let keep = lines.len() - 5;
+                lines.truncate(keep);
+            }),
+        ),
+    ];
+    for (what, edit) in forgeries {
+        let copy = forged_copy(log, edit)?;
+        println!("   Someone {what}:");
+        report("chain only", &Verifier::new().verify_path(&copy)?);
+        let mut verifier = Verifier::new().trust(key.verifier());
+        for entry in std::fs::read_dir(checkpoints)? {
+            let path = entry?.path();
+            let note = std::fs::read_to_string(&path)?;
+            verifier = verifier.checkpoint(path, note);
+        }
+        report("with checkpoints", &verifier.verify_path(&copy)?);
+    }
     Ok(())
 }
 
-fn report(report: &audit_layer::Report) {
-    for finding in &report.findings {
-        println!("     audit verify → {finding}");
+fn report(how: &str, report: &audit_layer::Report) {
+    let mut codes: Vec<&str> = report.findings.iter().map(|f| f.code.as_str()).collect();
+    codes.dedup();
+    match report.findings.first() {
+        None => println!("     {how:<17} audit verify → intact"),
+        Some(first) => println!(
+            "     {how:<17} audit verify → {} (first at seq {})",
+            codes.join(", "),
+            first.seq.map_or("?".into(), |s| s.to_string())
+        ),
     }
-    if report.is_intact() {
-        println!("     audit verify → intact (!)");
+}
+
+fn fresh_checkpoint_dir(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    if path.exists() {
+        let only_notes = std::fs::read_dir(path)?
+            .filter_map(Result::ok)
+            .all(|e| e.path().extension().is_some_and(|x| x == "note"));
+        if !only_notes {
+            return Err(format!(
+                "{} holds more than checkpoints; give another path",
+                path.display()
+            )
+            .into());
+        }
+        std::fs::remove_dir_all(path)?;
     }
+    Ok(())
 }
 
 fn fresh_log_dir(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
@@ -413,8 +492,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("====================================================================");
     println!();
 
+    // Checkpoints go beside, not into, the log (in production, onto another
+    // machine); the demo's key lives in memory only.
+    let checkpoints = PathBuf::from(format!("{}-checkpoints", log.display()));
+    fresh_checkpoint_dir(&checkpoints)?;
+    let key = SignerKey::generate("example.com/blog/audit")?;
     let (audit, guard) = AuditWriter::builder()
         .service("blog-api")
+        .checkpoints(
+            Checkpoints::new(key.clone(), CheckpointDir::new(&checkpoints)).every_records(10),
+        )
         .spawn(FileSink::open(&log)?)?;
     tracing_subscriber::registry()
         .with(AuditLayer::new(audit.clone()))
@@ -447,6 +534,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "FINDINGS"
         }
     );
+    println!(
+        "   {} signed checkpoints were sent to {}, outside the log.",
+        std::fs::read_dir(&checkpoints)?.count(),
+        checkpoints.display()
+    );
     println!();
 
     println!(
@@ -456,8 +548,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     answer(&log)?;
     println!();
 
-    println!("4. Could the trail have been edited to tell another story?");
-    tamper(&log)?;
+    println!(
+        "4. Could the trail have been edited to tell another story? Four forgers try, on copies:"
+    );
+    tamper(&log, &checkpoints, &key)?;
     println!();
 
     println!("Try it yourself:");
@@ -469,6 +563,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "   cargo run --bin audit -- show --log {} --outcome denied",
         log.display()
+    );
+    println!(
+        "   cargo run --bin audit -- verify {}-tampered --checkpoint {} --key {}",
+        log.display(),
+        checkpoints.display(),
+        key.verifier()
     );
     std::io::stdout().flush()?;
     Ok(())

@@ -25,6 +25,10 @@ enum Command {
     Show(commands::show::Args),
     /// Who did what to one resource, in order, with what changed each time.
     Timeline(commands::timeline::Args),
+    /// Make a key pair for signing checkpoints.
+    Keygen(commands::keygen::Args),
+    /// Sign the current head of a log that verifies (a checkpoint).
+    Checkpoint(commands::checkpoint::Args),
 }
 
 /// Exit status for a log that is intact.
@@ -58,6 +62,8 @@ fn main() -> ExitCode {
         Command::Verify(args) => commands::verify::run(&args),
         Command::Show(args) => commands::show::run(&args),
         Command::Timeline(args) => commands::timeline::run(&args),
+        Command::Keygen(args) => commands::keygen::run(&args),
+        Command::Checkpoint(args) => commands::checkpoint::run(&args),
     };
     match result {
         Ok(true) => ExitCode::from(INTACT),

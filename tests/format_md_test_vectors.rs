@@ -104,3 +104,45 @@ fn format_md_hashes_follow_the_documented_rule() {
     bytes.push(b'\n');
     assert!(Verifier::new().verify_bytes(&bytes).is_intact());
 }
+
+/// The checkpoint and anchor vectors: the key is the one from the seed
+/// 0x01 0x02 ... 0x20, the log is the record vectors above.
+fn signed_vectors() -> (audit_layer::SignerKey, String, String) {
+    let seed: [u8; 32] = std::array::from_fn(|i| i as u8 + 1);
+    let key = audit_layer::SignerKey::from_seed("example.com/audit/vectors", seed).unwrap();
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/FORMAT.md")).unwrap();
+    let lines: Vec<&str> = section(&doc, "```jsonl test-vectors").lines().collect();
+    let hash_of = |line: &str| {
+        audit_layer::AuditRecord::from_line(line.as_bytes())
+            .unwrap()
+            .hash
+    };
+    let checkpoint = audit_layer::Checkpoint {
+        origin: "example.com/audit/vectors".into(),
+        size: 4,
+        head: hash_of(lines[3]),
+    };
+    let anchor = audit_layer::Anchor {
+        origin: "example.com/audit/vectors".into(),
+        first_seq: 2,
+        prev: hash_of(lines[1]),
+    };
+    (key.clone(), checkpoint.sign(&key), anchor.sign(&key))
+}
+
+#[test]
+fn format_md_checkpoint_and_anchor_vectors_are_what_the_library_signs() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/FORMAT.md")).unwrap();
+    let (key, checkpoint, anchor) = signed_vectors();
+    let actual = format!(
+        "signer:   {key}\nverifier: {}\n\ncheckpoint:\n{checkpoint}\nanchor:\n{anchor}",
+        key.verifier()
+    );
+    assert_eq!(
+        section(&doc, "```text signature-vectors"),
+        actual,
+        "FORMAT.md's signature vectors differ; now:\n{actual}"
+    );
+    let (opened, _) = audit_layer::Checkpoint::open(&checkpoint, &[key.verifier()]).unwrap();
+    assert_eq!(opened.size, 4);
+}

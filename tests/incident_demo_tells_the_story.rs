@@ -1,6 +1,7 @@
 //! The main demo runs end to end and tells its story: the day is recorded,
 //! the log verifies, the question about post 42 is answered from the log,
-//! and both tampered copies are caught.
+//! and every tampered copy is caught: two by the chain, two only by the
+//! signed checkpoints kept outside the log.
 
 use std::process::Command;
 
@@ -34,8 +35,29 @@ fn the_incident_demo_answers_and_catches_tampering() {
     assert!(text.contains("Post 42 was published by mallory"), "{text}");
     assert!(text.contains("It was NOT approved"), "{text}");
     assert!(text.contains("Compare post 40: approved by bob"), "{text}");
-    assert!(text.contains("audit verify → modified"), "{text}");
-    assert!(text.contains("audit verify → broken-link"), "{text}");
+    assert!(
+        text.contains("chain only        audit verify → modified"),
+        "{text}"
+    );
+    assert!(
+        text.contains("chain only        audit verify → broken-link"),
+        "{text}"
+    );
+    // The two forgeries a bare chain cannot see are caught by the checkpoints.
+    assert_eq!(
+        text.matches("chain only        audit verify → intact")
+            .count(),
+        2,
+        "{text}"
+    );
+    assert!(
+        text.contains("with checkpoints  audit verify → rechained"),
+        "{text}"
+    );
+    assert!(
+        text.contains("with checkpoints  audit verify → truncated"),
+        "{text}"
+    );
     // Run again on the same path: it starts a fresh log rather than failing.
     let again = Command::new(example("incident"))
         .arg(&log)

@@ -2,6 +2,8 @@
 //! nothing to report, `Ok(false)` when it found problems, and `Err` when it
 //! could not do its job.
 
+pub(crate) mod checkpoint;
+pub(crate) mod keygen;
 mod selection;
 pub(crate) mod show;
 mod table;

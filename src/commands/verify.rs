@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use audit_layer::{Report, Verifier};
+use audit_layer::{Report, Verifier, VerifierKey};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Arguments of `audit verify`.
@@ -14,6 +14,51 @@ pub(crate) struct Args {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// A signed checkpoint kept outside the log, or a directory of them
+    /// (checkpoint-*.note); repeat for several. Needs --key.
+    #[arg(long)]
+    checkpoint: Vec<PathBuf>,
+    /// A trusted public key, or a file holding one (from `audit keygen`);
+    /// repeat for several (key rotation).
+    #[arg(long)]
+    key: Vec<String>,
+}
+
+/// A key given as text, or as the path of a file holding it.
+fn load_key(given: &str) -> Result<VerifierKey, Box<dyn std::error::Error>> {
+    let text = match std::fs::read_to_string(given) {
+        Ok(text) => text,
+        Err(_) => given.to_owned(),
+    };
+    Ok(VerifierKey::parse(&text).map_err(|e| format!("--key {given}: {e}"))?)
+}
+
+/// Checkpoint notes from files, or from `checkpoint-*.note` in directories.
+fn load_checkpoints(
+    paths: &[PathBuf],
+) -> Result<Vec<(PathBuf, String)>, Box<dyn std::error::Error>> {
+    let mut notes = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("checkpoint-"))
+                })
+                .collect();
+            files.sort();
+            for file in files {
+                notes.push((file.clone(), std::fs::read_to_string(&file)?));
+            }
+        } else {
+            let note = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            notes.push((path.clone(), note));
+        }
+    }
+    Ok(notes)
 }
 
 /// Logs smaller than this verify too fast for a progress bar to help.
@@ -30,7 +75,15 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         );
         bar
     });
-    let report = Verifier::new()
+    let mut verifier = Verifier::new();
+    for key in &args.key {
+        verifier = verifier.trust(load_key(key)?);
+    }
+    let checkpoints_given = !args.checkpoint.is_empty();
+    for (path, note) in load_checkpoints(&args.checkpoint)? {
+        verifier = verifier.checkpoint(path, note);
+    }
+    let report = verifier
         .on_progress(|done, total| {
             if let Some(bar) = &bar {
                 if total >= PROGRESS_THRESHOLD && bar.is_hidden() {
@@ -49,7 +102,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         serde_json::to_writer_pretty(&mut out, &JsonReport::of(&report))?;
         writeln!(out)?;
     } else {
-        print_human(&mut out, &report)?;
+        print_human(&mut out, &report, checkpoints_given)?;
     }
     Ok(report.is_intact())
 }
@@ -74,11 +127,51 @@ impl<'a> JsonReport<'a> {
     }
 }
 
-fn print_human(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
+fn print_human(
+    out: &mut impl Write,
+    report: &Report,
+    checkpoints_given: bool,
+) -> std::io::Result<()> {
     for finding in &report.findings {
         writeln!(out, "{finding}")?;
     }
     writeln!(out, "{}", report.summary())?;
+    if let Some(anchor) = &report.anchor {
+        match &anchor.signed_by {
+            Some(key) => writeln!(
+                out,
+                "starts at seq {} after retention (anchor signed by {key})",
+                anchor.first_seq
+            )?,
+            None => writeln!(
+                out,
+                "starts at seq {} after retention (anchor not checked: give --key)",
+                anchor.first_seq
+            )?,
+        }
+    }
+    if checkpoints_given {
+        match report.anchored_through {
+            Some(size) => writeln!(
+                out,
+                "{} signed checkpoint(s) matched: records up to seq {} are anchored outside the log",
+                report.checkpoints_matched,
+                size - 1
+            )?,
+            None => writeln!(out, "no signed checkpoint matched")?,
+        }
+        if let Some((first, last)) = report.unanchored {
+            writeln!(
+                out,
+                "seq {first}..{last}: verified, not yet anchored by a checkpoint"
+            )?;
+        }
+    } else if report.is_intact() {
+        writeln!(
+            out,
+            "note: without --checkpoint, a tail cut at a record boundary or a history re-chained from its start cannot be seen"
+        )?;
+    }
     if report.in_flight_bytes > 0 {
         writeln!(
             out,

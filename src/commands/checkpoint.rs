@@ -1,0 +1,57 @@
+//! `audit checkpoint LOG --key KEY`: signs the current head of a log.
+
+use std::path::PathBuf;
+
+use audit_layer::{Checkpoint, CheckpointDir, CheckpointSink, SignerKey, Verifier};
+
+/// Arguments of `audit checkpoint`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The log directory.
+    log: PathBuf,
+    /// The private key file (from `audit keygen`).
+    #[arg(long)]
+    key: PathBuf,
+    /// The origin line (the key's name by default).
+    #[arg(long)]
+    origin: Option<String>,
+    /// Write the checkpoint here (mode 0600) instead of to stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
+    let key = SignerKey::parse(&std::fs::read_to_string(&args.key)?)?;
+    // A signature vouches for the log: never sign one that does not verify.
+    let report = Verifier::new().verify_path(&args.log)?;
+    if !report.is_intact() {
+        for finding in &report.findings {
+            eprintln!("{finding}");
+        }
+        return Err("the log does not verify; refusing to sign its head".into());
+    }
+    let checkpoint = Checkpoint {
+        origin: args.origin.clone().unwrap_or_else(|| key.name().to_owned()),
+        size: report.last_seq.map_or(0, |last| last + 1),
+        head: report.head.unwrap_or(audit_layer::chain::GENESIS),
+    };
+    let note = checkpoint.sign(&key);
+    match &args.out {
+        Some(path) => {
+            // Owner-only and synced, as the writer stores its own.
+            let name = path
+                .file_name()
+                .ok_or("--out names a file")?
+                .to_string_lossy();
+            CheckpointDir::new(path.parent().unwrap_or(std::path::Path::new(".")))
+                .publish(&name, &note)?;
+            eprintln!(
+                "checkpoint of {} records written to {}",
+                checkpoint.size,
+                path.display()
+            );
+        }
+        None => print!("{note}"),
+    }
+    Ok(true)
+}
