@@ -431,6 +431,32 @@ fn main() {
             ceiling / 1e6
         );
     }
+    if args.iter().any(|a| a == "throughput") {
+        // Ceiling and writer, medians of three, for tuning the writer.
+        let ceiling = median(
+            (0..3)
+                .map(|_| chain_ceiling(1_000_000, sample_event).0)
+                .collect(),
+        );
+        for (name, durability) in [
+            ("group commit", Durability::GroupCommit),
+            ("buffered", Durability::Buffered),
+        ] {
+            let rate = median(
+                (0..3)
+                    .map(|_| {
+                        writer_throughput(&scratch.join("t"), durability, 1_000_000, sample_event)
+                    })
+                    .collect(),
+            );
+            println!(
+                "| {name} | {:.2} M/s | ceiling {:.2} M/s | {:.2} |",
+                rate / 1e6,
+                ceiling / 1e6,
+                rate / ceiling
+            );
+        }
+    }
     if args.iter().any(|a| a == "buffered") {
         // Only the writer, OS-buffered: for profiling the pipeline.
         let rate = writer_throughput(

@@ -152,8 +152,11 @@ fn concurrent_strict_calls_share_one_fsync() {
     for caller in callers {
         caller.join().unwrap();
     }
+    // The first record's sync, then at most two more for the 63 calls that
+    // arrived while it was held: one batch waits between the writer's two
+    // stages while the next gathers.
     let syncs = sink.syncs();
-    assert!(syncs <= 2, "{CALLERS} strict calls took {syncs} syncs");
+    assert!(syncs <= 3, "{CALLERS} strict calls took {syncs} syncs");
     guard.shutdown(Duration::from_secs(5)).unwrap();
     assert_eq!(log.records().unwrap().len() as u64, CALLERS);
 }

@@ -25,32 +25,33 @@ pub fn run_body<R>(body: impl FnOnce() -> R) -> R {
     body()
 }
 
+/// A named value as text. `T: Display` is the whole requirement, so that is
+/// what a compile error says when a value is not displayable.
+#[inline]
+pub fn text<T: std::fmt::Display>(value: &T) -> compact_str::CompactString {
+    compact_str::ToCompactString::to_compact_string(value)
+}
+
 /// What is known about a call site at compile time.
 #[derive(Debug)]
 pub struct Site {
     /// The action named by the attribute, or the function's path.
     pub action: &'static str,
-    /// The function's name.
-    pub function: &'static str,
-    /// `module_path!()` of the function.
-    pub module: &'static str,
-    /// `file!()` of the function.
-    pub file: &'static str,
-    /// `line!()` of the function.
-    pub line: u32,
+    /// The function's module, name, file and line.
+    pub code: crate::CodeLocation,
 }
 
 /// The values of one call, evaluated when it starts.
 #[derive(Debug, Default)]
 pub struct CallStart {
     /// An action computed at run time (`action = some_expression`).
-    pub action: Option<String>,
+    pub action: Option<compact_str::CompactString>,
     /// `actor = ...`.
-    pub actor: Option<String>,
+    pub actor: Option<compact_str::CompactString>,
     /// `resource = ...`.
-    pub resource: Option<String>,
+    pub resource: Option<compact_str::CompactString>,
     /// `fields(name = ...)`.
-    pub context: Vec<(Cow<'static, str>, String)>,
+    pub context: Vec<(Cow<'static, str>, compact_str::CompactString)>,
 }
 
 /// One audited call in progress.

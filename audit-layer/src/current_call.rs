@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::fmt::Display;
 
+use compact_str::ToCompactString;
 use serde::Serialize;
 use tracing::Span;
 
@@ -92,7 +93,7 @@ pub fn record_after(state: &impl Serialize) -> bool {
 /// # create("t");
 /// ```
 pub fn set_resource(resource: impl Display) -> bool {
-    let mut resource = Some(resource.to_string());
+    let mut resource = Some(resource.to_compact_string());
     with_current_call(&mut |call| call.resource = resource.take())
 }
 
@@ -113,7 +114,7 @@ pub fn set_resource(resource: impl Display) -> bool {
 /// # login("alice", "x");
 /// ```
 pub fn set_actor(actor: impl Display) -> bool {
-    let mut actor = Some(actor.to_string());
+    let mut actor = Some(actor.to_compact_string());
     with_current_call(&mut |call| call.actor = actor.take())
 }
 
@@ -133,7 +134,7 @@ pub fn set_actor(actor: impl Display) -> bool {
 /// # export();
 /// ```
 pub fn set_context(key: impl Into<Cow<'static, str>>, value: impl Display) -> bool {
-    let mut entry = Some((key.into(), value.to_string()));
+    let mut entry = Some((key.into(), value.to_compact_string()));
     with_current_call(&mut |call| {
         if let Some((key, value)) = entry.take() {
             insert_sorted(&mut call.context, key, value);

@@ -7,8 +7,6 @@
 //! The encoder runs once per record on the writer thread, whose speed bounds
 //! the whole log's throughput.
 
-use std::io::Write as _;
-
 use serde::Serialize;
 
 use crate::chain::{FORMAT_VERSION, Hash};
@@ -127,23 +125,27 @@ fn push_code(out: &mut Vec<u8>, code: &CodeLocation) {
     out.push(b'}');
 }
 
-/// Appends the record's JSON object (without its hash field) to `out`.
-pub(crate) fn push_record(
-    out: &mut Vec<u8>,
-    event: &AuditEvent,
-    seq: u64,
-    prev: Hash,
-    changes: Option<&[Change]>,
-    defaults: &RecordDefaults,
-) {
+/// The part of a record that places it in the chain: `{"v":1,"seq":N,"prev":"<hex>"`.
+pub(crate) fn push_prefix(out: &mut Vec<u8>, seq: u64, prev: Hash) {
     out.extend_from_slice(b"{\"v\":");
     push_u64(out, u64::from(FORMAT_VERSION));
     out.extend_from_slice(b",\"seq\":");
     push_u64(out, seq);
     out.extend_from_slice(b",\"prev\":");
     push_hash(out, &prev);
+}
+
+/// The rest of a record, from `,"time":` to the closing `}`: it does not
+/// depend on the record's place in the chain, so it can be encoded before
+/// that place is known.
+pub(crate) fn push_body(
+    out: &mut Vec<u8>,
+    event: &AuditEvent,
+    changes: Option<&[Change]>,
+    defaults: &RecordDefaults,
+) {
     out.extend_from_slice(b",\"time\":\"");
-    write!(out, "{}", event.time).expect("writing to a Vec cannot fail");
+    push_time(out, event.time);
     out.extend_from_slice(b"\",\"kind\":\"");
     out.extend_from_slice(event.kind.as_str().as_bytes());
     out.extend_from_slice(b"\",\"action\":");
@@ -189,11 +191,47 @@ pub(crate) fn push_record(
     out.extend_from_slice(b",\"service\":");
     push_opt_str(
         out,
-        event.service.as_deref().or(defaults.service.as_deref()),
+        event.service_override().or(defaults.service.as_deref()),
     );
     out.extend_from_slice(b",\"host\":");
-    push_opt_str(out, event.host.as_deref().or(defaults.host.as_deref()));
+    push_opt_str(out, event.host_override().or(defaults.host.as_deref()));
     out.push(b'}');
+}
+
+thread_local! {
+    /// The last second formatted, as `YYYY-MM-DDTHH:MM:SS.`: records come
+    /// many to a second, and the date is the costly part to format.
+    static SECOND: std::cell::Cell<(u64, [u8; 20])> = const { std::cell::Cell::new((u64::MAX, [0; 20])) };
+}
+
+/// Writes `time` as `Timestamp`'s `Display` does, without formatting the
+/// date again for every record of the same second.
+fn push_time(out: &mut Vec<u8>, time: crate::Timestamp) {
+    let since = time
+        .as_system_time()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let (seconds, nanos) = (since.as_secs(), since.subsec_nanos());
+    let prefix = SECOND.with(|cell| {
+        let (cached, prefix) = cell.get();
+        if cached == seconds {
+            return prefix;
+        }
+        let mut prefix = [0u8; 20];
+        let text = time.to_string();
+        prefix.copy_from_slice(&text.as_bytes()[..20]);
+        cell.set((seconds, prefix));
+        prefix
+    });
+    out.extend_from_slice(&prefix);
+    let mut digits = [b'0'; 9];
+    let mut rest = nanos;
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.extend_from_slice(&digits);
+    out.push(b'Z');
 }
 
 fn push_opt_raw(out: &mut Vec<u8>, raw: Option<&serde_json::value::RawValue>) {
@@ -233,6 +271,19 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn times_are_written_as_displayed(seconds in 0u64..253_402_300_799, nanos in 0u32..1_000_000_000) {
+            let time = crate::Timestamp::from_system_time(
+                std::time::UNIX_EPOCH + std::time::Duration::new(seconds, nanos),
+            ).unwrap();
+            for _ in 0..2 {
+                // Twice: once formatting the second, once from the cache.
+                let mut ours = Vec::new();
+                push_time(&mut ours, time);
+                prop_assert_eq!(String::from_utf8(ours).unwrap(), time.to_string());
+            }
+        }
+
         #[test]
         fn any_string_escapes_as_serde_json_does(text in any::<String>()) {
             let mut ours = Vec::new();

@@ -27,11 +27,11 @@ use tracing_subscriber::filter::{Filtered, LevelFilter};
 use tracing_subscriber::layer::{Context, Filter, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::Outcome;
 use crate::call::{CallStart, Completion, Site};
-use crate::record::{AuditEvent, RecordKind, set_context};
+use crate::record::{AuditEvent, CodeRef, RecordKind, Text, set_context};
 use crate::time::Timestamp;
 use crate::writer::AuditHandle;
-use crate::{CodeLocation, Outcome};
 
 /// Prefix of the span fields the audit layer reads.
 pub(crate) const FIELD_PREFIX: &str = "audit.";
@@ -213,10 +213,10 @@ pub(crate) struct AuditSpans<S> {
 /// What an audited call has gathered so far (span extension).
 pub(crate) struct CallState {
     site: &'static Site,
-    action: Option<String>,
-    pub(crate) actor: Option<String>,
-    pub(crate) resource: Option<String>,
-    pub(crate) context: Vec<(Cow<'static, str>, String)>,
+    action: Option<Text>,
+    pub(crate) actor: Option<Text>,
+    pub(crate) resource: Option<Text>,
+    pub(crate) context: Vec<(Cow<'static, str>, Text)>,
     pub(crate) before: Option<Box<RawValue>>,
     pub(crate) after: Option<Box<RawValue>>,
     // Wall-clock start: the end time is read once and serves both as the
@@ -229,12 +229,12 @@ pub(crate) struct CallState {
 /// `audit.*` fields of an ordinary span (span extension).
 #[derive(Default)]
 struct ContextFields {
-    actor: Option<String>,
-    entries: Vec<(Cow<'static, str>, String)>,
+    actor: Option<Text>,
+    entries: Vec<(Cow<'static, str>, Text)>,
 }
 
 impl ContextFields {
-    fn set(&mut self, field: &Field, value: String) {
+    fn set(&mut self, field: &Field, value: Text) {
         let name = field.name();
         match name.strip_prefix(FIELD_PREFIX) {
             Some("actor") => self.actor = Some(value),
@@ -247,13 +247,13 @@ impl ContextFields {
 impl Visit for ContextFields {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name().starts_with(FIELD_PREFIX) {
-            self.set(field, value.to_owned());
+            self.set(field, Text::from(value));
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name().starts_with(FIELD_PREFIX) {
-            self.set(field, format!("{value:?}"));
+            self.set(field, compact_str::format_compact!("{value:?}"));
         }
     }
 }
@@ -332,7 +332,7 @@ where
             time: Timestamp::clamped(now),
             kind: RecordKind::Event,
             action: match state.action.take() {
-                Some(action) => Cow::Owned(action),
+                Some(action) => Cow::Owned(action.into_string()),
                 None => Cow::Borrowed(site.action),
             },
             actor: state.actor.take(),
@@ -341,15 +341,9 @@ where
             before: state.before.take(),
             after: after.or_else(|| state.after.take()),
             context: std::mem::take(&mut state.context),
-            code: Some(CodeLocation {
-                module: Some(Cow::Borrowed(site.module)),
-                function: Some(Cow::Borrowed(site.function)),
-                file: Some(Cow::Borrowed(site.file)),
-                line: Some(site.line),
-            }),
+            code: Some(CodeRef::Static(&site.code)),
             duration: Some(now.duration_since(state.started).unwrap_or_default()),
-            service: None,
-            host: None,
+            origin: None,
         }
     };
     // Enclosing spans, innermost first: they fill in what the call did not name.
@@ -368,9 +362,9 @@ where
     layer.submit(event)
 }
 
-fn inherit(event: &mut AuditEvent, actor: Option<&str>, entries: &[(Cow<'static, str>, String)]) {
+fn inherit(event: &mut AuditEvent, actor: Option<&str>, entries: &[(Cow<'static, str>, Text)]) {
     if event.actor.is_none() {
-        event.actor = actor.map(str::to_owned);
+        event.actor = actor.map(Text::from);
     }
     for (key, value) in entries {
         if let Err(at) = event

@@ -100,11 +100,13 @@ pub mod __private {
     use crate::record::{RecordDefaults, encode_line};
 
     pub use crate::call::{
-        Call, CallStart, Completion, FailViaError, FailViaPanic, Site, Unrecorded, run_body,
+        Call, CallStart, Completion, FailViaError, FailViaPanic, Site, Unrecorded, run_body, text,
     };
     pub use crate::classify::{OutcomeOf, ViaClassify, ViaDebug, ViaDisplay, ViaSuccess};
     pub use crate::layer::any_layer_alive;
+    pub use crate::record::static_code_location;
     pub use crate::{FailureKind, Outcome};
+    pub use compact_str::CompactString;
     pub use std::borrow::Cow;
     pub use std::string::ToString;
     pub use tracing;

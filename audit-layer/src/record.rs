@@ -10,6 +10,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+/// Short text (up to 24 bytes) is stored inline: an event's actor, resource
+/// and context values are usually that short, and every allocation saved is
+/// a malloc on the caller's thread and a free on the writer's.
+pub(crate) type Text = compact_str::CompactString;
+
 #[cfg(test)]
 use crate::chain::FORMAT_VERSION;
 use crate::chain::{self, Hash};
@@ -254,6 +259,22 @@ pub struct CodeLocation {
     pub line: Option<u32>,
 }
 
+/// A static location, for `#[audited]` call sites.
+#[doc(hidden)]
+pub const fn static_code_location(
+    module: &'static str,
+    function: &'static str,
+    file: &'static str,
+    line: u32,
+) -> CodeLocation {
+    CodeLocation {
+        module: Some(Cow::Borrowed(module)),
+        function: Some(Cow::Borrowed(function)),
+        file: Some(Cow::Borrowed(file)),
+        line: Some(line),
+    }
+}
+
 impl CodeLocation {
     /// A location naming a module and a function.
     ///
@@ -323,8 +344,8 @@ pub struct AuditEvent {
     pub(crate) time: Timestamp,
     pub(crate) kind: RecordKind,
     pub(crate) action: Cow<'static, str>,
-    pub(crate) actor: Option<String>,
-    pub(crate) resource: Option<String>,
+    pub(crate) actor: Option<Text>,
+    pub(crate) resource: Option<Text>,
     pub(crate) outcome: Outcome,
     // State is serialised once, on the caller's thread, into JSON text: one
     // allocation there, a copy on the writer's.
@@ -332,11 +353,38 @@ pub struct AuditEvent {
     pub(crate) after: Option<Box<RawValue>>,
     // Few entries, keys mostly `'static` (named in code): a sorted vector
     // costs less to build, move and free than a map.
-    pub(crate) context: Vec<(Cow<'static, str>, String)>,
-    pub(crate) code: Option<CodeLocation>,
+    pub(crate) context: Vec<(Cow<'static, str>, Text)>,
+    pub(crate) code: Option<CodeRef>,
     pub(crate) duration: Option<Duration>,
+    // Rarely set per event: boxed, so that every event moved through the
+    // queue is smaller.
+    pub(crate) origin: Option<Box<Origin>>,
+}
+
+/// A service or host named by the event itself, instead of the writer's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Origin {
     pub(crate) service: Option<String>,
     pub(crate) host: Option<String>,
+}
+
+/// Where an event was made: a static location for `#[audited]` call sites,
+/// an owned one for events built by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CodeRef {
+    Static(&'static CodeLocation),
+    Owned(Box<CodeLocation>),
+}
+
+impl std::ops::Deref for CodeRef {
+    type Target = CodeLocation;
+
+    fn deref(&self) -> &CodeLocation {
+        match self {
+            CodeRef::Static(code) => code,
+            CodeRef::Owned(code) => code,
+        }
+    }
 }
 
 impl AuditEvent {
@@ -362,10 +410,17 @@ impl AuditEvent {
                 context: Vec::new(),
                 code: None,
                 duration: None,
-                service: None,
-                host: None,
+                origin: None,
             },
         }
+    }
+
+    pub(crate) fn service_override(&self) -> Option<&str> {
+        self.origin.as_ref()?.service.as_deref()
+    }
+
+    pub(crate) fn host_override(&self) -> Option<&str> {
+        self.origin.as_ref()?.host.as_deref()
     }
 
     pub(crate) fn system(action: &'static str, outcome: Outcome, details: impl Serialize) -> Self {
@@ -506,7 +561,7 @@ impl AuditEventBuilder {
     /// assert_eq!(e.actor(), Some("bob"));
     /// ```
     pub fn actor(mut self, actor: impl Into<String>) -> Self {
-        self.event.actor = Some(actor.into());
+        self.event.actor = Some(Text::from(actor.into()));
         self
     }
 
@@ -519,7 +574,7 @@ impl AuditEventBuilder {
     /// assert_eq!(e.resource(), Some("post:42"));
     /// ```
     pub fn resource(mut self, resource: impl Into<String>) -> Self {
-        self.event.resource = Some(resource.into());
+        self.event.resource = Some(Text::from(resource.into()));
         self
     }
 
@@ -604,7 +659,11 @@ impl AuditEventBuilder {
     /// # let _ = e;
     /// ```
     pub fn context(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Self {
-        set_context(&mut self.event.context, key.into(), value.into());
+        set_context(
+            &mut self.event.context,
+            key.into(),
+            Text::from(value.into()),
+        );
         self
     }
 
@@ -618,7 +677,7 @@ impl AuditEventBuilder {
     /// # let _ = e;
     /// ```
     pub fn code(mut self, code: CodeLocation) -> Self {
-        self.event.code = Some(code);
+        self.event.code = Some(CodeRef::Owned(Box::new(code)));
         self
     }
 
@@ -660,7 +719,7 @@ impl AuditEventBuilder {
     /// # let _ = e;
     /// ```
     pub fn service(mut self, service: impl Into<String>) -> Self {
-        self.event.service = Some(service.into());
+        self.event.origin.get_or_insert_default().service = Some(service.into());
         self
     }
 
@@ -673,7 +732,7 @@ impl AuditEventBuilder {
     /// # let _ = e;
     /// ```
     pub fn host(mut self, host: impl Into<String>) -> Self {
-        self.event.host = Some(host.into());
+        self.event.origin.get_or_insert_default().host = Some(host.into());
         self
     }
 
@@ -692,9 +751,9 @@ impl AuditEventBuilder {
 
 /// Sets `key` in a context kept sorted by key, replacing an earlier value.
 pub(crate) fn set_context(
-    context: &mut Vec<(Cow<'static, str>, String)>,
+    context: &mut Vec<(Cow<'static, str>, Text)>,
     key: Cow<'static, str>,
-    value: String,
+    value: Text,
 ) {
     match context.binary_search_by(|(k, _)| k.as_ref().cmp(key.as_ref())) {
         Ok(at) => context[at].1 = value,
@@ -875,16 +934,14 @@ impl<'a> RecordLine<'a> {
             after: event.after.as_deref().map(Json::Raw),
             changes: changes.map(Cow::Borrowed),
             context: Context::Event(&event.context),
-            code: event.code.as_ref().map(Cow::Borrowed),
+            code: event.code.as_deref().map(Cow::Borrowed),
             duration_ns: event.duration.map(duration_nanos),
             service: event
-                .service
-                .as_deref()
+                .service_override()
                 .or(defaults.service.as_deref())
                 .map(Cow::Borrowed),
             host: event
-                .host
-                .as_deref()
+                .host_override()
                 .or(defaults.host.as_deref())
                 .map(Cow::Borrowed),
             hash: None,
@@ -996,7 +1053,7 @@ impl<'de> Deserialize<'de> for Json<'_> {
 /// The context map: a sorted vector when writing, a map when reading.
 enum Context<'a> {
     #[cfg_attr(not(test), allow(dead_code))]
-    Event(&'a [(Cow<'static, str>, String)]),
+    Event(&'a [(Cow<'static, str>, Text)]),
     Map(Cow<'a, BTreeMap<String, String>>),
 }
 
@@ -1005,7 +1062,7 @@ impl Context<'_> {
         match self {
             Context::Event(entries) => entries
                 .iter()
-                .map(|(k, v)| (k.as_ref().to_owned(), v.clone()))
+                .map(|(k, v)| (k.as_ref().to_owned(), v.to_string()))
                 .collect(),
             Context::Map(map) => map.into_owned(),
         }
@@ -1016,7 +1073,7 @@ impl Serialize for Context<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Context::Event(entries) => {
-                serializer.collect_map(entries.iter().map(|(k, v)| (k.as_ref(), v)))
+                serializer.collect_map(entries.iter().map(|(k, v)| (k.as_ref(), v.as_str())))
             }
             Context::Map(map) => map.serialize(serializer),
         }
@@ -1046,6 +1103,14 @@ pub(crate) fn encode_line(
     prev: Hash,
     defaults: &RecordDefaults,
 ) -> Hash {
+    let mut body = Vec::new();
+    encode_body(&mut body, event, defaults);
+    seal_line(buf, seq, prev, &body)
+}
+
+/// Appends the body of `event` (all of its line but the chain prefix and the
+/// hash) to `buf`.
+pub(crate) fn encode_body(buf: &mut Vec<u8>, event: &AuditEvent, defaults: &RecordDefaults) {
     let changes = match (&event.before, &event.after) {
         (Some(before), Some(after)) => Some(diff(
             &serde_json::from_str(before.get()).unwrap_or(Value::Null),
@@ -1053,8 +1118,15 @@ pub(crate) fn encode_line(
         )),
         _ => None,
     };
+    crate::encode::push_body(buf, event, changes.as_deref(), defaults);
+}
+
+/// Appends the line of a record whose body is `body`, at `seq` after
+/// `prev`, and returns its hash.
+pub(crate) fn seal_line(buf: &mut Vec<u8>, seq: u64, prev: Hash, body: &[u8]) -> Hash {
     let start = buf.len();
-    crate::encode::push_record(buf, event, seq, prev, changes.as_deref(), defaults);
+    crate::encode::push_prefix(buf, seq, prev);
+    buf.extend_from_slice(body);
     chain::seal(buf, start)
 }
 
@@ -1180,6 +1252,19 @@ mod tests {
                 .before_json()
                 .unwrap()
                 .contains("audit.unserializable")
+        );
+    }
+}
+
+#[cfg(test)]
+mod event_size {
+    /// Events are moved through the queue by value: keep them small.
+    #[test]
+    fn an_event_stays_small() {
+        assert!(
+            std::mem::size_of::<super::AuditEvent>() <= 256,
+            "{}",
+            std::mem::size_of::<super::AuditEvent>()
         );
     }
 }

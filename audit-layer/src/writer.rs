@@ -7,13 +7,13 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Select, Sender};
 use serde_json::json;
 
 use crate::ack::{self, Ack, AckSender};
 use crate::chain::ChainHead;
 use crate::checkpoint::{Anchor, Checkpoint, Checkpoints, RetentionPolicy};
-use crate::record::{AuditEvent, RecordDefaults, encode_line};
+use crate::record::{AuditEvent, RecordDefaults, encode_body, seal_line};
 use crate::sink::{Batch, BatchRecord, Recovery, Repair, Sink};
 use crate::time::Timestamp;
 use crate::{FailureKind, Outcome};
@@ -456,15 +456,24 @@ impl WriterBuilder {
         let recovery = sink.recover()?;
         let (sender, receiver) = crossbeam_channel::bounded(self.queue_capacity);
         let shared = Arc::new(Shared::new(recovery.head.next_seq));
+        // One batch in flight between the stages: the chainer works on one
+        // while the next waits, and the encoder gathers the one after.
+        let (to_chainer, from_encoder) = crossbeam_channel::bounded(1);
+        let encoder = Encoder {
+            receiver,
+            chainer: to_chainer,
+            shared: Arc::clone(&shared),
+            defaults: self.defaults.clone(),
+            max_batch_records: self.max_batch_records,
+        };
         let worker = Worker {
             sink,
-            receiver,
+            receiver: from_encoder,
             shared: Arc::clone(&shared),
             head: recovery.head,
             defaults: self.defaults,
             durability: self.durability,
             policy: self.failure_policy,
-            max_batch_records: self.max_batch_records,
             buf: Vec::with_capacity(1 << 20),
             records: Vec::new(),
             unsynced: false,
@@ -476,13 +485,16 @@ impl WriterBuilder {
             checkpointed: (0, Instant::now()),
         };
         let repairs = recovery.repairs;
-        let thread = std::thread::Builder::new()
+        let encoding = std::thread::Builder::new()
+            .name("audit-encoder".into())
+            .spawn(move || encoder.run())?;
+        let chaining = std::thread::Builder::new()
             .name("audit-writer".into())
             .spawn(move || worker.run(repairs))?;
         let handle = AuditHandle { sender, shared };
         let guard = WriterGuard {
             handle: handle.clone(),
-            thread: Some(thread),
+            threads: vec![encoding, chaining],
             drop_timeout: self.drop_timeout,
         };
         Ok((handle, guard))
@@ -791,7 +803,7 @@ impl AuditHandle {
 #[must_use = "dropping the guard stops the writer; keep it alive as long as records are made"]
 pub struct WriterGuard {
     handle: AuditHandle,
-    thread: Option<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
     drop_timeout: Duration,
 }
 
@@ -848,8 +860,10 @@ impl WriterGuard {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_some();
-        if let Some(thread) = self.thread.take().filter(|_| finished) {
-            let _ = thread.join();
+        if finished {
+            for thread in self.threads.drain(..) {
+                let _ = thread.join();
+            }
         }
         result
     }
@@ -857,7 +871,7 @@ impl WriterGuard {
 
 impl Drop for WriterGuard {
     fn drop(&mut self) {
-        if self.thread.is_some()
+        if !self.threads.is_empty()
             && let Err(error) = self.finish(self.drop_timeout)
         {
             // Drop cannot return the error; an audit loss must not be silent.
@@ -874,15 +888,139 @@ struct Trouble {
     lost: u64,
 }
 
+/// Records encoded by the first stage, waiting for their place in the chain.
+#[derive(Default)]
+struct Bodies {
+    /// The bodies, end to end.
+    bytes: Vec<u8>,
+    /// Where each body ends in `bytes`.
+    ends: Vec<usize>,
+    /// The acknowledgement each record's caller waits for, if any.
+    acks: Vec<Option<AckSender>>,
+    flushes: Vec<AckSender>,
+    shutdown: bool,
+}
+
+impl Bodies {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn push(&mut self, event: &AuditEvent, ack: Option<AckSender>, defaults: &RecordDefaults) {
+        encode_body(&mut self.bytes, event, defaults);
+        self.ends.push(self.bytes.len());
+        self.acks.push(ack);
+    }
+
+    fn take(&mut self, message: Message, defaults: &RecordDefaults) {
+        match message {
+            // The event is freed here, on the encoder's thread.
+            Message::Record { event, ack } => self.push(&event, ack, defaults),
+            Message::Flush(ack) => self.flushes.push(ack),
+            Message::Shutdown => self.shutdown = true,
+        }
+    }
+
+    fn bodies(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let body = &self.bytes[start..end];
+            start = end;
+            body
+        })
+    }
+
+    fn wants_sync(&self) -> bool {
+        !self.flushes.is_empty() || self.shutdown || self.acks.iter().any(Option::is_some)
+    }
+}
+
+/// The first stage: takes events off the queue and encodes their bodies,
+/// which do not depend on their place in the chain. It runs beside the
+/// second stage, so encoding one batch overlaps hashing and writing the last.
+struct Encoder {
+    receiver: Receiver<Message>,
+    chainer: Sender<Bodies>,
+    shared: Arc<Shared>,
+    defaults: RecordDefaults,
+    max_batch_records: usize,
+}
+
+impl Encoder {
+    fn run(self) {
+        let mut pending = Bodies::default();
+        loop {
+            if pending.is_empty() && !pending.shutdown {
+                // Once closed, a full queue may have kept the shutdown message
+                // out: stop when the queue is drained rather than wait for it.
+                if self.shared.closed.load(Ordering::Acquire) && self.receiver.is_empty() {
+                    pending.shutdown = true;
+                } else {
+                    // Blocking is safe: the queue is empty, so a shutdown message fits in it.
+                    match self.receiver.recv() {
+                        Ok(message) => pending.take(message, &self.defaults),
+                        Err(_) => pending.shutdown = true,
+                    }
+                }
+            }
+            while pending.len() < self.max_batch_records && !pending.shutdown {
+                match self.receiver.try_recv() {
+                    Ok(message) => pending.take(message, &self.defaults),
+                    Err(_) => break,
+                }
+            }
+            if pending.shutdown {
+                // Events accepted just before the shutdown message are written too.
+                while let Ok(message) = self.receiver.try_recv() {
+                    pending.take(message, &self.defaults);
+                }
+                let _ = self.chainer.send(pending);
+                return;
+            }
+            if pending.len() >= self.max_batch_records {
+                if self.chainer.send(std::mem::take(&mut pending)).is_err() {
+                    return;
+                }
+                continue;
+            }
+            // Group commit: hand the batch over as soon as the chainer can
+            // take it; while it is busy (writing, syncing), keep gathering.
+            let mut select = Select::new();
+            let send = select.send(&self.chainer);
+            let receive = select.recv(&self.receiver);
+            let operation = select.select();
+            if operation.index() == send {
+                if operation
+                    .send(&self.chainer, std::mem::take(&mut pending))
+                    .is_err()
+                {
+                    return;
+                }
+            } else {
+                debug_assert_eq!(operation.index(), receive);
+                match operation.recv(&self.receiver) {
+                    Ok(message) => pending.take(message, &self.defaults),
+                    Err(_) => pending.shutdown = true,
+                }
+            }
+        }
+    }
+}
+
+/// The second stage: gives each body its seq and prev, hashes, writes,
+/// syncs, acknowledges, checkpoints.
 struct Worker<S: Sink> {
     sink: S,
-    receiver: Receiver<Message>,
+    receiver: Receiver<Bodies>,
     shared: Arc<Shared>,
     head: ChainHead,
     defaults: RecordDefaults,
     durability: Durability,
     policy: FailurePolicy,
-    max_batch_records: usize,
     buf: Vec<u8>,
     records: Vec<BatchRecord>,
     unsynced: bool,
@@ -896,34 +1034,6 @@ struct Worker<S: Sink> {
     checkpointed: (u64, Instant),
 }
 
-#[derive(Default)]
-struct Pending {
-    events: Vec<(AuditEvent, Option<AckSender>)>,
-    flushes: Vec<AckSender>,
-    shutdown: bool,
-}
-
-impl Pending {
-    fn take(&mut self, message: Message) {
-        match message {
-            Message::Record { event, ack } => self.events.push((event, ack)),
-            Message::Flush(ack) => self.flushes.push(ack),
-            Message::Shutdown => self.shutdown = true,
-        }
-    }
-
-    fn wants_sync(&self) -> bool {
-        !self.flushes.is_empty() || self.shutdown || self.events.iter().any(|(_, a)| a.is_some())
-    }
-}
-
-#[allow(clippy::large_enum_variant)]
-enum Next {
-    Message(Message),
-    Idle,
-    Closed,
-}
-
 enum Committed {
     Written,
     Abandoned(u64),
@@ -931,33 +1041,22 @@ enum Committed {
 
 impl<S: Sink> Worker<S> {
     fn run(mut self, repairs: Vec<Repair>) {
-        let mut pending = Pending::default();
+        let mut repaired = Bodies::default();
         for repair in repairs {
             let details = serde_json::to_value(&repair).unwrap_or_default();
-            pending.events.push((
-                AuditEvent::system(repair.action(), Outcome::Success, details),
-                None,
-            ));
+            let event = AuditEvent::system(repair.action(), Outcome::Success, details);
+            repaired.push(&event, None, &self.defaults);
         }
         let mut unwritten = 0;
+        if !repaired.is_empty()
+            && let Committed::Abandoned(count) = self.commit(repaired)
+        {
+            unwritten += count;
+        }
         loop {
-            if pending.events.is_empty() && !pending.shutdown {
-                match self.next_message() {
-                    Next::Message(message) => pending.take(message),
-                    Next::Idle => {}
-                    Next::Closed => break,
-                }
-            }
-            while pending.events.len() < self.max_batch_records
-                && pending.flushes.is_empty()
-                && !pending.shutdown
-            {
-                match self.receiver.try_recv() {
-                    Ok(message) => pending.take(message),
-                    Err(_) => break,
-                }
-            }
-            let batch = std::mem::take(&mut pending);
+            let Some(batch) = self.next_batch() else {
+                continue;
+            };
             let shutdown = batch.shutdown;
             if let Committed::Abandoned(count) = self.commit(batch) {
                 unwritten += count;
@@ -965,18 +1064,10 @@ impl<S: Sink> Worker<S> {
             self.checkpoint_if_due(false);
             if !self.notes.is_empty() {
                 // Retention just ran: its record goes in now.
-                let _ = self.commit(Pending::default());
+                let _ = self.commit(Bodies::default());
             }
             if shutdown {
                 break;
-            }
-        }
-        // Events accepted just before the shutdown message are written too.
-        while let Ok(message) = self.receiver.try_recv() {
-            let mut late = Pending::default();
-            late.take(message);
-            if let Committed::Abandoned(count) = self.commit(late) {
-                unwritten += count;
             }
         }
         let sync_error = match self.sink.sync() {
@@ -1007,12 +1098,9 @@ impl<S: Sink> Worker<S> {
         self.shared.finished_signal.notify_all();
     }
 
-    fn next_message(&mut self) -> Next {
-        // Once closed, a full queue may have kept the shutdown message out:
-        // stop when the queue is drained rather than wait for it.
-        if self.shared.closed.load(Ordering::Acquire) && self.receiver.is_empty() {
-            return Next::Closed;
-        }
+    /// The next batch from the encoder; `None` when a timer (interval sync,
+    /// checkpoint) woke the worker first.
+    fn next_batch(&mut self) -> Option<Bodies> {
         let received = match self.next_deadline() {
             Some(deadline) => match self.receiver.recv_deadline(deadline) {
                 Err(RecvTimeoutError::Timeout) => {
@@ -1021,21 +1109,19 @@ impl<S: Sink> Worker<S> {
                     }
                     self.checkpoint_if_due(false);
                     if !self.notes.is_empty() {
-                        let _ = self.commit(Pending::default());
+                        let _ = self.commit(Bodies::default());
                     }
-                    return Next::Idle;
+                    return None;
                 }
-                Err(RecvTimeoutError::Disconnected) => return Next::Closed,
-                Ok(message) => Some(message),
+                other => other.ok(),
             },
-            // Blocking is safe: the queue is empty, so a shutdown message fits in it.
             None => self.receiver.recv().ok(),
         };
-        match received {
-            Some(message) => Next::Message(message),
-            // Every sender is gone: nothing more can arrive.
-            None => Next::Closed,
-        }
+        // The encoder is gone without a word (it cannot panic, but be safe): stop.
+        Some(received.unwrap_or_else(|| Bodies {
+            shutdown: true,
+            ..Bodies::default()
+        }))
     }
 
     /// When the worker must wake up even if nothing arrives: an interval
@@ -1179,37 +1265,31 @@ impl<S: Sink> Worker<S> {
         }
     }
 
-    /// Encodes `events` after the current head (prefixed by an outage note if
-    /// the sink had been failing) into the batch buffer.
-    fn encode(&mut self, events: &[(AuditEvent, Option<AckSender>)]) -> (ChainHead, usize) {
+    /// Chains the bodies after the current head (after an outage note if the
+    /// sink had been failing, and any retention notes) into the batch buffer.
+    fn encode(&mut self, batch: &Bodies) -> (ChainHead, usize) {
         self.buf.clear();
         self.records.clear();
         let mut head = self.head;
-        let mut notes = 0;
+        let mut notes: Vec<AuditEvent> = Vec::new();
         if let Some(trouble) = &self.trouble {
-            let note = outage_note(trouble, events.len());
-            head = self.encode_one(&note, head);
-            notes = 1;
+            notes.push(outage_note(trouble, batch.len()));
         }
-        for index in 0..self.notes.len() {
-            let note = self.notes[index].clone();
-            head = self.encode_one(&note, head);
-            notes += 1;
+        notes.extend(self.notes.iter().cloned());
+        let mut body = Vec::new();
+        for note in &notes {
+            body.clear();
+            encode_body(&mut body, note, &self.defaults);
+            head = self.chain_one(&body, head);
         }
-        for (event, _) in events {
-            head = self.encode_one(event, head);
+        for body in batch.bodies() {
+            head = self.chain_one(body, head);
         }
-        (head, notes)
+        (head, notes.len())
     }
 
-    fn encode_one(&mut self, event: &AuditEvent, head: ChainHead) -> ChainHead {
-        let hash = encode_line(
-            &mut self.buf,
-            event,
-            head.next_seq,
-            head.prev,
-            &self.defaults,
-        );
+    fn chain_one(&mut self, body: &[u8], head: ChainHead) -> ChainHead {
+        let hash = seal_line(&mut self.buf, head.next_seq, head.prev, body);
         self.records.push(BatchRecord {
             seq: head.next_seq,
             hash,
@@ -1221,19 +1301,14 @@ impl<S: Sink> Worker<S> {
         }
     }
 
-    fn commit(&mut self, pending: Pending) -> Committed {
-        let wants_sync = pending.wants_sync();
-        let Pending {
-            mut events,
-            flushes,
-            ..
-        } = pending;
+    fn commit(&mut self, mut batch: Bodies) -> Committed {
+        let wants_sync = batch.wants_sync();
         let mut backoff = Duration::from_millis(10);
         let outcome = loop {
-            if events.is_empty() && self.trouble.is_none() && self.notes.is_empty() {
+            if batch.is_empty() && self.trouble.is_none() && self.notes.is_empty() {
                 break Ok(());
             }
-            let (head, notes) = self.encode(&events);
+            let (head, notes) = self.encode(&batch);
             let error = match self.sink.append(&Batch::new(&self.buf, &self.records)) {
                 Ok(()) => {
                     self.head = head;
@@ -1243,7 +1318,7 @@ impl<S: Sink> Worker<S> {
                     self.shared.failing.store(false, Ordering::Relaxed);
                     self.shared
                         .written
-                        .fetch_add((events.len() + notes) as u64, Ordering::Relaxed);
+                        .fetch_add((batch.len() + notes) as u64, Ordering::Relaxed);
                     self.shared.next_seq.store(head.next_seq, Ordering::Relaxed);
                     break Ok(());
                 }
@@ -1268,33 +1343,32 @@ impl<S: Sink> Worker<S> {
                     std::process::abort();
                 }
                 FailurePolicy::FailRecords => {
-                    trouble.lost += events.len() as u64;
+                    trouble.lost += batch.len() as u64;
                     self.shared
                         .failed
-                        .fetch_add(events.len() as u64, Ordering::Relaxed);
-                    for (_, ack) in events.drain(..) {
-                        if let Some(ack) = ack {
-                            ack.send(Err(failure.clone()));
-                        }
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    for ack in batch.acks.drain(..).flatten() {
+                        ack.send(Err(failure.clone()));
                     }
+                    batch.ends.clear();
                     self.resync_head();
                     break Err(failure);
                 }
                 FailurePolicy::BlockAndRetry => {
                     if self.shared.abandon.load(Ordering::Acquire) {
-                        let abandoned = events.len() as u64;
-                        for (_, ack) in events.drain(..) {
-                            if let Some(ack) = ack {
-                                ack.send(Err(failure.clone()));
-                            }
+                        let abandoned = batch.len() as u64;
+                        for ack in batch.acks.drain(..).flatten() {
+                            ack.send(Err(failure.clone()));
                         }
-                        for flush in flushes {
+                        for flush in batch.flushes.drain(..) {
                             flush.send(Err(failure.clone()));
                         }
                         return Committed::Abandoned(abandoned);
                     }
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(Duration::from_secs(1));
+                    // The bodies do not depend on the head: after recovery
+                    // they are simply chained again from where the sink stands.
                     self.resync_head();
                 }
             }
@@ -1312,12 +1386,10 @@ impl<S: Sink> Worker<S> {
             (Ok(()), Some(error)) => Err(error),
             (Ok(()), None) => Ok(()),
         };
-        for (_, ack) in events {
-            if let Some(ack) = ack {
-                ack.send(result.clone());
-            }
+        for ack in batch.acks.into_iter().flatten() {
+            ack.send(result.clone());
         }
-        for flush in flushes {
+        for flush in batch.flushes {
             flush.send(result.clone());
         }
         Committed::Written

@@ -163,7 +163,7 @@ fn prologue(args: &AuditedArgs, function: &ItemFn) -> TokenStream {
     let to_text = |expr: &Expr, slot: &syn::Ident| {
         quote_spanned! {expr.span()=>
             {
-                #slot = ::core::option::Option::Some(#krate::__private::ToString::to_string(&(#expr)));
+                #slot = ::core::option::Option::Some(#krate::__private::text(&(#expr)));
                 #slot.as_deref()
             }
         }
@@ -215,20 +215,22 @@ fn prologue(args: &AuditedArgs, function: &ItemFn) -> TokenStream {
     quote! {
         static __AUDIT_SITE: #krate::__private::Site = #krate::__private::Site {
             action: #site_action,
-            function: #name,
-            module: ::core::module_path!(),
-            file: ::core::file!(),
-            line: ::core::line!(),
+            code: #krate::__private::static_code_location(
+                ::core::module_path!(),
+                #name,
+                ::core::file!(),
+                ::core::line!(),
+            ),
         };
         #[allow(unused_mut)]
-        let mut __audit_action: ::core::option::Option<::std::string::String> = ::core::option::Option::None;
+        let mut __audit_action: ::core::option::Option<#krate::__private::CompactString> = ::core::option::Option::None;
         #[allow(unused_mut)]
-        let mut #actor_slot: ::core::option::Option<::std::string::String> = ::core::option::Option::None;
+        let mut #actor_slot: ::core::option::Option<#krate::__private::CompactString> = ::core::option::Option::None;
         #[allow(unused_mut)]
-        let mut #resource_slot: ::core::option::Option<::std::string::String> = ::core::option::Option::None;
+        let mut #resource_slot: ::core::option::Option<#krate::__private::CompactString> = ::core::option::Option::None;
         #(
             #[allow(unused_mut)]
-            let mut #field_slots: ::core::option::Option<::std::string::String> = ::core::option::Option::None;
+            let mut #field_slots: ::core::option::Option<#krate::__private::CompactString> = ::core::option::Option::None;
         )*
         // Like `#[instrument]`: when the level is off everywhere and no audit
         // layer exists, skip the span and the values entirely.
