@@ -25,13 +25,6 @@ pub fn run_body<R>(body: impl FnOnce() -> R) -> R {
     body()
 }
 
-/// A named value as text. `T: Display` is the whole requirement, so that is
-/// what a compile error says when a value is not displayable.
-#[inline]
-pub fn text<T: std::fmt::Display>(value: &T) -> compact_str::CompactString {
-    compact_str::ToCompactString::to_compact_string(value)
-}
-
 /// What is known about a call site at compile time.
 #[derive(Debug)]
 pub struct Site {

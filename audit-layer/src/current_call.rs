@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::fmt::Display;
 
-use compact_str::ToCompactString;
+use crate::field_text::display_text;
 use serde::Serialize;
 use tracing::Span;
 
@@ -93,7 +93,7 @@ pub fn record_after(state: &impl Serialize) -> bool {
 /// # create("t");
 /// ```
 pub fn set_resource(resource: impl Display) -> bool {
-    let mut resource = Some(resource.to_compact_string());
+    let mut resource = Some(display_text(&resource));
     with_current_call(&mut |call| call.resource = resource.take())
 }
 
@@ -114,7 +114,7 @@ pub fn set_resource(resource: impl Display) -> bool {
 /// # login("alice", "x");
 /// ```
 pub fn set_actor(actor: impl Display) -> bool {
-    let mut actor = Some(actor.to_compact_string());
+    let mut actor = Some(display_text(&actor));
     with_current_call(&mut |call| call.actor = actor.take())
 }
 
@@ -134,7 +134,7 @@ pub fn set_actor(actor: impl Display) -> bool {
 /// # export();
 /// ```
 pub fn set_context(key: impl Into<Cow<'static, str>>, value: impl Display) -> bool {
-    let mut entry = Some((key.into(), value.to_compact_string()));
+    let mut entry = Some((key.into(), display_text(&value)));
     with_current_call(&mut |call| {
         if let Some((key, value)) = entry.take() {
             insert_sorted(&mut call.context, key, value);

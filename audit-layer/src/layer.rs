@@ -346,14 +346,20 @@ where
             origin: None,
         }
     };
-    // Enclosing spans, innermost first: they fill in what the call did not name.
-    for ancestor in span.scope().skip(1) {
-        let extensions = ancestor.extensions();
-        if let Some(fields) = extensions.get::<ContextFields>() {
-            inherit(&mut event, fields.actor.as_deref(), &fields.entries);
-        } else if let Some(outer) = extensions.get::<CallState>() {
-            inherit(&mut event, outer.actor.as_deref(), &outer.context);
+    // Enclosing spans, innermost first: they fill in what the call did not
+    // name. Walked by `parent()`, not `scope().skip(1)`, which would look the
+    // call's own span up again only to skip it.
+    let mut enclosing = span.parent();
+    while let Some(ancestor) = enclosing {
+        {
+            let extensions = ancestor.extensions();
+            if let Some(fields) = extensions.get::<ContextFields>() {
+                inherit(&mut event, fields.actor.as_deref(), &fields.entries);
+            } else if let Some(outer) = extensions.get::<CallState>() {
+                inherit(&mut event, outer.actor.as_deref(), &outer.context);
+            }
         }
+        enclosing = ancestor.parent();
     }
     if event.actor.is_none() {
         layer.handle.note_missing_actor();

@@ -51,6 +51,7 @@ mod checkpoint;
 mod classify;
 mod current_call;
 mod encode;
+mod field_text;
 mod layer;
 mod note;
 mod query;
@@ -100,9 +101,10 @@ pub mod __private {
     use crate::record::{RecordDefaults, encode_line};
 
     pub use crate::call::{
-        Call, CallStart, Completion, FailViaError, FailViaPanic, Site, Unrecorded, run_body, text,
+        Call, CallStart, Completion, FailViaError, FailViaPanic, Site, Unrecorded, run_body,
     };
     pub use crate::classify::{OutcomeOf, ViaClassify, ViaDebug, ViaDisplay, ViaSuccess};
+    pub use crate::field_text::{TextOf, TextViaCopy, TextViaDisplay};
     pub use crate::layer::any_layer_alive;
     pub use crate::record::static_code_location;
     pub use crate::{FailureKind, Outcome};

@@ -163,7 +163,12 @@ fn prologue(args: &AuditedArgs, function: &ItemFn) -> TokenStream {
     let to_text = |expr: &Expr, slot: &syn::Ident| {
         quote_spanned! {expr.span()=>
             {
-                #slot = ::core::option::Option::Some(#krate::__private::text(&(#expr)));
+                #slot = ::core::option::Option::Some({
+                    // Only one of the two is picked for any given type.
+                    #[allow(unused_imports)]
+                    use #krate::__private::{TextViaCopy as _, TextViaDisplay as _};
+                    (&#krate::__private::TextOf(&(#expr))).audit_text()
+                });
                 #slot.as_deref()
             }
         }
