@@ -194,7 +194,8 @@ fn prologue(args: &AuditedArgs, function: &ItemFn) -> TokenStream {
         let value = to_text(expr, &resource_slot);
         quote!(audit.resource = #value,)
     });
-    let field_slots: Vec<_> = (0..args.fields.len())
+    let field_count = args.fields.len();
+    let field_slots: Vec<_> = (0..field_count)
         .map(|index| format_ident!("__audit_field_{}", index))
         .collect();
     let field_entries = args.fields.iter().zip(&field_slots).map(|(field, slot)| {
@@ -256,9 +257,12 @@ fn prologue(args: &AuditedArgs, function: &ItemFn) -> TokenStream {
                 #resource_field
                 #(#field_entries)*
             );
-            // Allocates only when a field was evaluated, i.e. when the span is enabled.
+            // Sized once for every field, and allocated only when the fields
+            // were evaluated, i.e. when the span is enabled.
             #[allow(unused_mut)]
-            let mut __audit_context = ::std::vec::Vec::new();
+            let mut __audit_context = ::std::vec::Vec::with_capacity(
+                if __audit_span.is_disabled() { 0 } else { #field_count },
+            );
             #(#context_pushes)*
             __audit_call.begin(
                 __audit_span,
