@@ -2,11 +2,15 @@
 //!
 //! ```sh
 //! cargo run --release --example bench_report            # everything
-//! cargo run --release --example bench_report -- chain verify
+//! cargo run --release --example bench_report -- chain verify peer memory scaling
 //! ```
 //!
 //! Every row is a ratio against a peer measured in the same run, because
 //! this machine is shared and noisy: absolute numbers drift, ratios much less.
+
+mod audit_trail_peer;
+mod memory;
+mod scaling;
 
 use std::path::Path;
 use std::process::Command;
@@ -59,7 +63,11 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 /// Serialise + SHA-256 on one core: the most records/s a single writer thread can chain.
 fn chain_ceiling(records: u64, make: fn(u64) -> AuditEvent) -> (f64, usize) {
-    let events: Vec<AuditEvent> = (0..1024).map(make).collect();
+    chain_ceiling_of(records, (0..1024).map(make).collect())
+}
+
+/// [`chain_ceiling`] over the given events, taken in turn.
+fn chain_ceiling_of(records: u64, events: Vec<AuditEvent>) -> (f64, usize) {
     let mut buf = Vec::with_capacity(4 << 20);
     let mut head = ChainHead::genesis();
     let mut line_len = 0;
@@ -69,8 +77,11 @@ fn chain_ceiling(records: u64, make: fn(u64) -> AuditEvent) -> (f64, usize) {
             buf.clear();
         }
         let before = buf.len();
-        let hash =
-            audit_layer::__private::encode_for_bench(&mut buf, &events[(n % 1024) as usize], head);
+        let hash = audit_layer::__private::encode_for_bench(
+            &mut buf,
+            &events[n as usize % events.len()],
+            head,
+        );
         line_len = buf.len() - before;
         head = ChainHead {
             next_seq: head.next_seq + 1,
@@ -87,6 +98,16 @@ fn writer_throughput(
     records: u64,
     make: fn(u64) -> AuditEvent,
 ) -> f64 {
+    writer_throughput_of(dir, durability, records, &make(7))
+}
+
+/// [`writer_throughput`] of copies of `template`.
+fn writer_throughput_of(
+    dir: &Path,
+    durability: Durability,
+    records: u64,
+    template: &AuditEvent,
+) -> f64 {
     let _ = std::fs::remove_dir_all(dir);
     let sink = FileSink::open(dir).expect("open sink");
     let batch: usize = std::env::var("BATCH")
@@ -98,7 +119,6 @@ fn writer_throughput(
         .max_batch_records(batch)
         .spawn(sink)
         .expect("spawn");
-    let template = make(7);
     let start = Instant::now();
     for _ in 0..records {
         handle.submit(template.clone()).expect("submit");
@@ -256,7 +276,15 @@ fn ns_per_call(calls: u64, mut call: impl FnMut(u64), mut between: impl FnMut())
 /// that a burst never waits on the writer.
 fn audited_under_layer(burst: u64) -> f64 {
     let (user, ip, request, session) = CALL_ARGS;
-    let (sink, _log) = MemorySink::new();
+    ns_under_layer(burst, |n| {
+        let _ = std::hint::black_box(audited_call(user, n, ip, request, session));
+    })
+}
+
+/// Caller-thread nanoseconds per `call` under `AuditLayer`, writing to
+/// memory; `call` must make exactly one audited call.
+fn ns_under_layer(burst: u64, mut call: impl FnMut(u64)) -> f64 {
+    let (sink, log) = MemorySink::new();
     let (handle, guard) = AuditWriter::builder()
         .queue_capacity(burst as usize + 1)
         .durability(Durability::Buffered)
@@ -265,13 +293,11 @@ fn audited_under_layer(burst: u64) -> f64 {
     let ns = tracing::subscriber::with_default(
         tracing_subscriber::registry().with(AuditLayer::new(handle.clone())),
         || {
-            ns_per_call(
-                burst,
-                |n| {
-                    let _ = std::hint::black_box(audited_call(user, n, ip, request, session));
-                },
-                || handle.flush().expect("flush"),
-            )
+            ns_per_call(burst, &mut call, || {
+                handle.flush().expect("flush");
+                // Only the caller's cost is measured: drop what was written.
+                log.set_bytes(Vec::new());
+            })
         },
     );
     assert_eq!(handle.stats().unaudited_calls, 0);
@@ -422,6 +448,12 @@ fn strict_rows(scratch: &Path) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [mode, dir] = args.as_slice()
+        && mode == "memory-child"
+    {
+        memory::child(Path::new(dir));
+        return;
+    }
     let wants = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
     let scratch = std::env::temp_dir().join(format!("audit-bench-{}", std::process::id()));
 
@@ -545,6 +577,20 @@ fn main() {
             speeds.openssl,
             speeds.one_core / speeds.openssl
         );
+    }
+    if wants("peer") {
+        audit_trail_peer::rows(&scratch.join("peer"));
+    }
+    if wants("memory") {
+        memory::rows(&scratch);
+    }
+    if args.iter().any(|a| a == "depth") {
+        // Only the context-depth table: for profiling ancestor inheritance.
+        scaling::context_depth_rows();
+    }
+    if wants("scaling") {
+        scaling::record_size_rows(&scratch);
+        scaling::context_depth_rows();
     }
     let _ = std::fs::remove_dir_all(&scratch);
 }
