@@ -527,3 +527,43 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Inheritance keeps the context sorted and unique, whether a key is
+    /// the same static name as the one already there or an equal string
+    /// from elsewhere, and never overrides what the call named itself.
+    #[test]
+    fn inherited_entries_merge_sorted_without_overriding() {
+        static TENANT: &str = "tenant";
+        let mut event = AuditEvent::builder("post.edit")
+            .context(TENANT, "named-by-the-call")
+            .build();
+        let owned_tenant = String::from("tenant");
+        let outer = [
+            (Cow::Borrowed("ticket"), Text::from("CHG-1")),
+            (Cow::Borrowed(TENANT), Text::from("same-pointer")),
+            (Cow::Owned(owned_tenant), Text::from("equal-string")),
+            (Cow::Borrowed("actor_ip"), Text::from("198.51.100.7")),
+        ];
+        let mut sorted_outer = outer.to_vec();
+        sorted_outer.sort_by(|a, b| a.0.cmp(&b.0));
+        sorted_outer.dedup_by(|a, b| a.0 == b.0);
+        inherit(&mut event, Some("alice"), &sorted_outer);
+        inherit(&mut event, Some("mallory"), &outer[..1]);
+        let context: Vec<(&str, &str)> = event.context().collect();
+        assert_eq!(
+            context,
+            [
+                ("actor_ip", "198.51.100.7"),
+                ("tenant", "named-by-the-call"),
+                ("ticket", "CHG-1"),
+            ]
+        );
+        assert_eq!(event.actor(), Some("alice"));
+        assert_eq!(compare_keys(TENANT, "tenant"), std::cmp::Ordering::Equal);
+        assert_eq!(compare_keys("a", "b"), std::cmp::Ordering::Less);
+    }
+}
