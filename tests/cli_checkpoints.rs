@@ -6,19 +6,12 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use audit_layer::{AuditWriter, FileSink};
 
-use common::varied_events;
-
-fn audit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_audit"))
-        .args(args)
-        .output()
-        .expect("run audit")
-}
+use common::{run_audit as audit, varied_events};
 
 fn text(output: &Output) -> String {
     format!(

@@ -5,19 +5,13 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use audit_layer::{AuditEvent, AuditWriter, FailureKind, FileSink, Outcome};
 use serde_json::{Value, json};
 
-fn audit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_audit"))
-        .args(args)
-        .env_remove("AUDIT_LOG")
-        .output()
-        .expect("run audit")
-}
+use common::run_audit as audit;
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

@@ -5,20 +5,13 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use audit_layer::{AuditWriter, FileSink};
 use serde_json::Value;
 
-use common::{line_ranges, varied_events};
-
-fn audit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_audit"))
-        .args(args)
-        .output()
-        .expect("run audit")
-}
+use common::{line_ranges, run_audit as audit, segments, varied_events};
 
 fn text(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -37,11 +30,7 @@ fn write_log(dir: &Path, records: usize, max_segment_bytes: u64) {
 }
 
 fn only_segment(dir: &Path) -> std::path::PathBuf {
-    fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .unwrap()
+    segments(dir).into_iter().next().unwrap()
 }
 
 #[test]
@@ -115,12 +104,7 @@ fn a_torn_tail_is_a_finding_but_not_tampering() {
 fn one_later_segment_verifies_on_its_own() {
     let dir = tempfile::tempdir().unwrap();
     write_log(dir.path(), 30, 2048);
-    let mut segments: Vec<_> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    segments.sort();
+    let segments = segments(dir.path());
     let later = segments.last().unwrap();
     let output = audit(&["verify", later.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));

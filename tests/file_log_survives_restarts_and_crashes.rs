@@ -14,7 +14,7 @@ use audit_layer::{
     AuditEvent, AuditRecord, AuditWriter, FileSink, FindingCode, MemorySink, RecordKind, Verifier,
 };
 
-use common::{line_ranges, varied_events};
+use common::{line_ranges, segments, varied_events};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -28,16 +28,6 @@ fn write(dir: &Path, events: Vec<AuditEvent>, max_segment_bytes: u64) {
         handle.submit(event).unwrap();
     }
     guard.shutdown(WAIT).unwrap();
-}
-
-fn segments(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut paths: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    paths.sort();
-    paths
 }
 
 fn records(dir: &Path) -> Vec<AuditRecord> {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use audit_layer::{
@@ -12,15 +12,7 @@ use audit_layer::{
     RetentionPolicy, SignerKey, Timestamp, Verifier,
 };
 
-fn segments(dir: &Path) -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    paths.sort();
-    paths
-}
+use common::segments;
 
 fn event(n: u64, time: Timestamp) -> AuditEvent {
     AuditEvent::builder("payment.capture")

@@ -3,6 +3,8 @@
 
 use std::io;
 use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -194,4 +196,26 @@ impl Sink for GatedSink {
         guard.synced = guard.appended;
         Ok(())
     }
+}
+
+/// The segment files of a log directory, in chain order (their names start
+/// with the zero-padded first seq).
+pub fn segments(dir: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// Runs the `audit` command with `args`, ignoring any `AUDIT_LOG` the
+/// environment of the test run happens to set.
+pub fn run_audit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_audit"))
+        .args(args)
+        .env_remove("AUDIT_LOG")
+        .output()
+        .expect("run audit")
 }
