@@ -11,31 +11,22 @@
 use std::time::{Duration, Instant};
 
 use audit_layer::chain::ChainHead;
-use audit_layer::{
-    AuditEvent, AuditLayer, AuditWriter, CodeLocation, Durability, MemorySink, Verifier, audited,
-};
+use audit_layer::{AuditLayer, AuditWriter, Durability, MemorySink, Verifier};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tracing_subscriber::prelude::*;
 
-/// The benchmark record of the report: six named fields, code location and
-/// duration, about 500 bytes once sealed.
-fn sample_event() -> AuditEvent {
-    AuditEvent::builder("post.publish")
-        .actor("user-000042")
-        .resource("post:42")
-        .context("request_id", "5f0c2a8e-3b1d-4c55-9a3e-2f6d1c9b7e41")
-        .context("session", "s-8b2f1d94c0e64a7f")
-        .context("source_ip", "203.0.113.42")
-        .code(CodeLocation::new("blog::posts", "publish").with_file("src/posts.rs", 120))
-        .duration(Duration::from_micros(830))
-        .build()
-}
+// The record and handlers of the report, so that both measure the same thing.
+#[path = "../examples/bench_report/workload.rs"]
+#[allow(dead_code)] // sample_event_with_state is the report's alone
+mod workload;
+
+use workload::{CALL_ARGS, audited_call, instrumented_call, sample_event};
 
 fn encode_and_hash(c: &mut Criterion) {
-    let event = sample_event();
+    let event = sample_event(42);
     let mut buf = Vec::with_capacity(4096);
-    let line = audit_layer::__private::encode_for_bench(&mut buf, &event, ChainHead::genesis());
-    let _ = line;
+    // Sealed once to learn the line's length, the group's throughput unit.
+    let _ = audit_layer::__private::encode_for_bench(&mut buf, &event, ChainHead::genesis());
     let mut group = c.benchmark_group("seal");
     group.throughput(Throughput::Bytes(buf.len() as u64));
     group.bench_function("serialise_and_sha256_one_record", |b| {
@@ -59,7 +50,7 @@ fn verify(c: &mut Criterion) {
         .durability(Durability::Buffered)
         .spawn(sink)
         .expect("spawn");
-    let event = sample_event();
+    let event = sample_event(42);
     for _ in 0..RECORDS {
         handle.submit(event.clone()).expect("submit");
     }
@@ -68,62 +59,25 @@ fn verify(c: &mut Criterion) {
     let mut group = c.benchmark_group("verify");
     group.throughput(Throughput::Bytes(bytes.len() as u64));
     group.sample_size(20);
-    group.bench_function("one_core_20k_records", |b| {
-        b.iter(|| {
-            let report = Verifier::new().threads(1).verify_bytes(&bytes);
-            assert!(report.is_intact());
+    for (name, threads) in [
+        ("one_core_20k_records", Some(1)),
+        ("all_cores_20k_records", None),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let verifier = match threads {
+                    Some(threads) => Verifier::new().threads(threads),
+                    None => Verifier::new(),
+                };
+                assert!(verifier.verify_bytes(&bytes).is_intact());
+            });
         });
-    });
-    group.bench_function("all_cores_20k_records", |b| {
-        b.iter(|| {
-            let report = Verifier::new().verify_bytes(&bytes);
-            assert!(report.is_intact());
-        });
-    });
+    }
     group.finish();
 }
 
-#[audited(
-    action = "post.publish",
-    actor = user,
-    resource = post,
-    fields(source_ip = ip, request_id = request, session = session)
-)]
-#[inline(never)]
-fn audited_call(
-    user: &str,
-    post: u64,
-    ip: &str,
-    request: &str,
-    session: &str,
-) -> Result<u64, String> {
-    Ok(std::hint::black_box(post))
-}
-
-#[tracing::instrument(
-    skip_all,
-    fields(action = "post.publish", actor = user, resource = post, source_ip = ip, request_id = request, session = session)
-)]
-#[inline(never)]
-fn instrumented_call(
-    user: &str,
-    post: u64,
-    ip: &str,
-    request: &str,
-    session: &str,
-) -> Result<u64, String> {
-    Ok(std::hint::black_box(post))
-}
-
-const ARGS: (&str, &str, &str, &str) = (
-    "user-000042",
-    "203.0.113.42",
-    "5f0c2a8e-3b1d-4c55-9a3e-2f6d1c9b7e41",
-    "s-8b2f1d94c0e64a7f",
-);
-
 fn caller_cost(c: &mut Criterion) {
-    let (user, ip, request, session) = ARGS;
+    let (user, ip, request, session) = CALL_ARGS;
     let mut group = c.benchmark_group("call");
 
     group.bench_function("audited_no_subscriber", |b| {

@@ -14,7 +14,7 @@ use audit_trail::{
     Action, Actor, Chain, FileReader, MonotonicClock, Outcome, Sha256Hasher, SystemClock, Target,
 };
 
-use crate::{median, sample_event, write_log};
+use crate::{median_of_three, sample_event, write_log};
 
 /// How many records each contestant appends and verifies.
 const RECORDS: u64 = 1_000_000;
@@ -109,25 +109,24 @@ pub(crate) fn rows(scratch: &Path) {
     std::fs::create_dir_all(scratch).expect("scratch dir");
     let theirs = scratch.join("audit-trail.log");
     let ours = scratch.join("ours");
-    let m = |f: &mut dyn FnMut() -> f64| median((0..3).map(|_| f()).collect());
 
-    let their_buffered = m(&mut || their_append(&theirs, None).0);
-    let our_buffered = m(&mut || our_append(&ours, Durability::Buffered, 4096));
+    let their_buffered = median_of_three(|| their_append(&theirs, None).0);
+    let our_buffered = median_of_three(|| our_append(&ours, Durability::Buffered, 4096));
     println!(
         "| appends/s vs `audit-trail` 1.x, OS-buffered | {:.2} M/s | `audit-trail`: {:.2} M/s | {:.2} |",
         our_buffered / 1e6,
         their_buffered / 1e6,
         our_buffered / their_buffered
     );
-    let their_synced = m(&mut || their_append(&theirs, Some(100)).0);
-    let our_synced = m(&mut || our_append(&ours, Durability::GroupCommit, 100));
+    let their_synced = median_of_three(|| their_append(&theirs, Some(100)).0);
+    let our_synced = median_of_three(|| our_append(&ours, Durability::GroupCommit, 100));
     println!(
         "| appends/s vs `audit-trail` 1.x, `fdatasync` at least every 100 records (ours: group commit, batches ≤ 100) | {:.2} M/s | `audit-trail`, `sync()` every 100: {:.2} M/s | {:.2} |",
         our_synced / 1e6,
         their_synced / 1e6,
         our_synced / their_synced
     );
-    let our_group = m(&mut || our_append(&ours, Durability::GroupCommit, 4096));
+    let our_group = median_of_three(|| our_append(&ours, Durability::GroupCommit, 4096));
     println!(
         "| appends/s vs `audit-trail` 1.x, every record synced before it is acknowledged (ours: group commit) | {:.2} M/s | `audit-trail`, `sync()` every 100: {:.2} M/s | {:.2} |",
         our_group / 1e6,
@@ -137,11 +136,11 @@ pub(crate) fn rows(scratch: &Path) {
 
     let (_, their_bytes) = their_append(&theirs, None);
     let _ = std::fs::read(&theirs);
-    let their_verified = m(&mut || their_verify(&theirs));
+    let their_verified = median_of_three(|| their_verify(&theirs));
     write_log(&ours, RECORDS);
     let (_, our_bytes) = our_verify(&ours, None);
-    let our_all = m(&mut || our_verify(&ours, None).0);
-    let our_one = m(&mut || our_verify(&ours, Some(1)).0);
+    let our_all = median_of_three(|| our_verify(&ours, None).0);
+    let our_one = median_of_three(|| our_verify(&ours, Some(1)).0);
     for (cores, ours) in [("all cores", our_all), ("one core", our_one)] {
         println!(
             "| records verified/s vs `audit-trail` 1.x, {cores} ({:.0} vs {:.0} bytes a record) | {:.2} M/s ({:.0} MB/s) | `audit-trail`: {:.2} M/s ({:.0} MB/s) | {:.2} |",

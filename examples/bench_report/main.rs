@@ -11,6 +11,7 @@
 mod audit_trail_peer;
 mod memory;
 mod scaling;
+mod workload;
 
 use std::path::Path;
 use std::process::Command;
@@ -18,47 +19,20 @@ use std::time::{Duration, Instant};
 
 use audit_layer::chain::ChainHead;
 use audit_layer::{
-    AuditEvent, AuditLayer, AuditWriter, CodeLocation, Durability, FileSink, MemorySink, Verifier,
-    audited,
+    AuditEvent, AuditLayer, AuditWriter, Durability, FileSink, MemorySink, Verifier, audited,
 };
-use serde_json::json;
 use tracing_subscriber::prelude::*;
 
-/// The benchmark record: six named fields (action, actor, resource, source
-/// IP, request id, session), code location and duration; a line of about
-/// 500 bytes.
-fn sample_event(n: u64) -> AuditEvent {
-    AuditEvent::builder("post.publish")
-        .actor(format!("user-{:06}", n % 100_000))
-        .resource(format!("post:{}", n % 1_000_000))
-        .context("request_id", "5f0c2a8e-3b1d-4c55-9a3e-2f6d1c9b7e41")
-        .context("session", "s-8b2f1d94c0e64a7f")
-        .context("source_ip", "203.0.113.42")
-        .code(CodeLocation::new("blog::posts", "publish").with_file("src/posts.rs", 120))
-        .duration(Duration::from_micros(830))
-        .build()
-}
-
-/// The same with before/after state, so the writer also computes `changes`.
-fn sample_event_with_state(n: u64) -> AuditEvent {
-    let mut event = sample_event(n);
-    event = AuditEvent::builder("post.publish")
-        .actor(event.actor().unwrap_or_default())
-        .resource(event.resource().unwrap_or_default())
-        .before(json!({"status": "draft", "title": "Quarterly results"}))
-        .after(json!({"status": "published", "title": "Quarterly results"}))
-        .context("request_id", "5f0c2a8e-3b1d-4c55-9a3e-2f6d1c9b7e41")
-        .context("session", "s-8b2f1d94c0e64a7f")
-        .context("source_ip", "203.0.113.42")
-        .code(CodeLocation::new("blog::posts", "publish").with_file("src/posts.rs", 120))
-        .duration(Duration::from_micros(830))
-        .build();
-    event
-}
+use workload::{CALL_ARGS, audited_call, instrumented_call, sample_event, sample_event_with_state};
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
+}
+
+/// The median of three runs of `measure`.
+fn median_of_three(mut measure: impl FnMut() -> f64) -> f64 {
+    median((0..3).map(|_| measure()).collect())
 }
 
 /// Serialise + SHA-256 on one core: the most records/s a single writer thread can chain.
@@ -89,6 +63,26 @@ fn chain_ceiling_of(records: u64, events: Vec<AuditEvent>) -> (f64, usize) {
         };
     }
     (records as f64 / start.elapsed().as_secs_f64(), line_len)
+}
+
+/// Prints, per durability, the writer's records/s (median of three runs of
+/// a million records) against `ceiling`.
+fn writer_rows(
+    dir: &Path,
+    label: &str,
+    make: fn(u64) -> AuditEvent,
+    ceiling: f64,
+    durabilities: &[(&str, Durability)],
+) {
+    for &(name, durability) in durabilities {
+        let rate = median_of_three(|| writer_throughput(dir, durability, 1_000_000, make));
+        println!(
+            "| chained records/s, {name}, {label} | {:.2} M/s | ceiling {:.2} M/s | {:.2} |",
+            rate / 1e6,
+            ceiling / 1e6,
+            rate / ceiling
+        );
+    }
 }
 
 /// Records/s through the real writer into a file log, from submit to durable.
@@ -203,47 +197,6 @@ fn verify_vs_openssl(dir: &Path, records: u64) -> VerifySpeeds {
         bytes,
     }
 }
-
-/// The audited handler of the caller-cost rows: six named values.
-#[audited(
-    action = "post.publish",
-    actor = user,
-    resource = post,
-    fields(source_ip = ip, request_id = request, session = session)
-)]
-#[inline(never)]
-fn audited_call(
-    user: &str,
-    post: u64,
-    ip: &str,
-    request: &str,
-    session: &str,
-) -> Result<u64, String> {
-    Ok(std::hint::black_box(post))
-}
-
-/// The same handler as `tracing::instrument` users write it today.
-#[tracing::instrument(
-    skip_all,
-    fields(action = "post.publish", actor = user, resource = post, source_ip = ip, request_id = request, session = session)
-)]
-#[inline(never)]
-fn instrumented_call(
-    user: &str,
-    post: u64,
-    ip: &str,
-    request: &str,
-    session: &str,
-) -> Result<u64, String> {
-    Ok(std::hint::black_box(post))
-}
-
-const CALL_ARGS: (&str, &str, &str, &str) = (
-    "user-000042",
-    "203.0.113.42",
-    "5f0c2a8e-3b1d-4c55-9a3e-2f6d1c9b7e41",
-    "s-8b2f1d94c0e64a7f",
-);
 
 /// CPU time of the calling thread, in nanoseconds: what a call costs the
 /// caller, not counting time the writer's threads took the core from it.
@@ -494,29 +447,17 @@ fn main() {
     }
     if args.iter().any(|a| a == "throughput") {
         // Ceiling and writer, medians of three, for tuning the writer.
-        let ceiling = median(
-            (0..3)
-                .map(|_| chain_ceiling(1_000_000, sample_event).0)
-                .collect(),
+        let ceiling = median_of_three(|| chain_ceiling(1_000_000, sample_event).0);
+        writer_rows(
+            &scratch.join("t"),
+            "6 fields",
+            sample_event,
+            ceiling,
+            &[
+                ("group commit", Durability::GroupCommit),
+                ("OS-buffered", Durability::Buffered),
+            ],
         );
-        for (name, durability) in [
-            ("group commit", Durability::GroupCommit),
-            ("buffered", Durability::Buffered),
-        ] {
-            let rate = median(
-                (0..3)
-                    .map(|_| {
-                        writer_throughput(&scratch.join("t"), durability, 1_000_000, sample_event)
-                    })
-                    .collect(),
-            );
-            println!(
-                "| {name} | {:.2} M/s | ceiling {:.2} M/s | {:.2} |",
-                rate / 1e6,
-                ceiling / 1e6,
-                rate / ceiling
-            );
-        }
     }
     if args.iter().any(|a| a == "buffered") {
         // Only the writer, OS-buffered: for profiling the pipeline.
@@ -538,28 +479,20 @@ fn main() {
                 "| serialise + SHA-256 ceiling, one core, {label} ({line} B lines) | {:.2} M records/s | | |",
                 ceiling / 1e6
             );
-            for (name, durability) in [
-                ("group commit", Durability::GroupCommit),
-                (
-                    "interval 10 ms",
-                    Durability::Interval(Duration::from_millis(10)),
-                ),
-                ("OS-buffered", Durability::Buffered),
-            ] {
-                let rate = median(
-                    (0..3)
-                        .map(|_| {
-                            writer_throughput(&scratch.join("chain"), durability, 1_000_000, make)
-                        })
-                        .collect(),
-                );
-                println!(
-                    "| chained records/s, {name}, {label} | {:.2} M/s | ceiling {:.2} M/s | {:.2} |",
-                    rate / 1e6,
-                    ceiling / 1e6,
-                    rate / ceiling
-                );
-            }
+            writer_rows(
+                &scratch.join("chain"),
+                label,
+                make,
+                ceiling,
+                &[
+                    ("group commit", Durability::GroupCommit),
+                    (
+                        "interval 10 ms",
+                        Durability::Interval(Duration::from_millis(10)),
+                    ),
+                    ("OS-buffered", Durability::Buffered),
+                ],
+            );
         }
     }
     if wants("verify") {
