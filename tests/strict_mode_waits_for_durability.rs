@@ -138,9 +138,10 @@ fn concurrent_strict_calls_share_one_fsync() {
             })
         })
         .collect();
-    // Hold the first sync until every call has handed over its record.
+    // Hold the first sync until every call has handed over its record and
+    // the writer has taken it off the queue.
     sink.wait_for_blocked_sync();
-    while handle.stats().submitted < CALLERS {
+    while handle.stats().submitted < CALLERS || handle.stats().queue_depth > 0 {
         std::thread::yield_now();
     }
     assert_eq!(
@@ -152,11 +153,10 @@ fn concurrent_strict_calls_share_one_fsync() {
     for caller in callers {
         caller.join().unwrap();
     }
-    // The first record's sync, then at most two more for the 63 calls that
-    // arrived while it was held: one batch waits between the writer's two
-    // stages while the next gathers.
+    // The first record's sync, then one more for all the calls that arrived
+    // while it was held: group commit puts them in one batch.
     let syncs = sink.syncs();
-    assert!(syncs <= 3, "{CALLERS} strict calls took {syncs} syncs");
+    assert_eq!(syncs, 2, "{CALLERS} strict calls took {syncs} syncs");
     guard.shutdown(Duration::from_secs(5)).unwrap();
     assert_eq!(log.records().unwrap().len() as u64, CALLERS);
 }

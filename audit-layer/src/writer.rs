@@ -456,9 +456,12 @@ impl WriterBuilder {
         let recovery = sink.recover()?;
         let (sender, receiver) = crossbeam_channel::bounded(self.queue_capacity);
         let shared = Arc::new(Shared::new(recovery.head.next_seq));
-        // One batch in flight between the stages: the chainer works on one
-        // while the next waits, and the encoder gathers the one after.
-        let (to_chainer, from_encoder) = crossbeam_channel::bounded(1);
+        // A rendezvous between the stages: the encoder hands a batch over
+        // only when the chainer is ready for it, so the batch holds
+        // everything that arrived while the chainer wrote and synced the
+        // last one. A waiting slot would take the first record to arrive
+        // alone and make the rest wait one more fsync behind it.
+        let (to_chainer, from_encoder) = crossbeam_channel::bounded(0);
         let encoder = Encoder {
             receiver,
             chainer: to_chainer,
