@@ -146,3 +146,97 @@ fn format_md_checkpoint_and_anchor_vectors_are_what_the_library_signs() {
     let (opened, _) = audit_layer::Checkpoint::open(&checkpoint, &[key.verifier()]).unwrap();
     assert_eq!(opened.size, 4);
 }
+
+/// The seal vectors: initial key 0x01 0x02 ... 0x20, epoch 0 starting at
+/// 2026-01-01T09:00:00Z, 60-second epochs; the record vectors written two
+/// in epoch 0, two in epoch 1, none in epoch 2.
+fn seal_vectors() -> (String, String, String) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::UNIX_EPOCH;
+
+    const START: u64 = 1_767_258_000;
+    let key0: [u8; 32] = std::array::from_fn(|i| i as u8 + 1);
+    let (sealing, verifying) = audit_layer::SealingKey::from_key(
+        key0,
+        UNIX_EPOCH + Duration::from_secs(START),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("vectors.sealing");
+    let seals_path = dir.path().join("seals.jsonl");
+    sealing.save(&key_path).unwrap();
+    let now = Arc::new(AtomicU64::new(START + 1));
+    let clock = Arc::clone(&now);
+    let seals = audit_layer::ForwardSeals::open(&key_path, &seals_path)
+        .unwrap()
+        .clock(move || UNIX_EPOCH + Duration::from_secs(clock.load(Ordering::SeqCst)));
+    let (handle, guard) = audit_layer::AuditWriter::builder()
+        .service("blog-api")
+        .host("web-1")
+        .forward_seals(seals)
+        .spawn(audit_layer::FileSink::open(dir.path().join("log")).unwrap())
+        .unwrap();
+    let mut events = vector_events().into_iter();
+    for epoch in 0..3u64 {
+        if epoch < 2 {
+            for event in events.by_ref().take(2) {
+                handle.submit(event).unwrap();
+            }
+            handle.flush().unwrap();
+        }
+        now.store(START + (epoch + 1) * 60 + 1, Ordering::SeqCst);
+        handle.flush().unwrap();
+    }
+    guard.shutdown(Duration::from_secs(10)).unwrap();
+    (
+        verifying.to_string(),
+        std::fs::read_to_string(&seals_path).unwrap(),
+        std::fs::read_to_string(&key_path).unwrap(),
+    )
+}
+
+#[test]
+fn format_md_seal_vectors_are_what_the_writer_seals() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/FORMAT.md")).unwrap();
+    let (verifying, seals, sealing_after) = seal_vectors();
+    let actual = format!(
+        "verifying key:\n{verifying}\nseals.jsonl:\n{seals}\nsealing key after epoch 2:\n{sealing_after}"
+    );
+    assert_eq!(
+        section(&doc, "```text seal-vectors"),
+        actual,
+        "FORMAT.md's seal vectors differ; now:\n{actual}"
+    );
+}
+
+#[test]
+fn format_md_seals_follow_the_documented_rule() {
+    use hmac::{Hmac, KeyInit, Mac};
+
+    let (_, seals, sealing_after) = seal_vectors();
+    let mut key: [u8; 32] = std::array::from_fn(|i| i as u8 + 1);
+    for (epoch, line) in seals.lines().enumerate() {
+        let seal: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(seal["epoch"], epoch as u64);
+        let text = format!(
+            "audit-layer seal v1\n{}\n{}\n{}\n",
+            seal["epoch"],
+            seal["size"],
+            seal["head"].as_str().unwrap()
+        );
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).unwrap();
+        mac.update(text.as_bytes());
+        assert_eq!(
+            hex::encode(mac.finalize().into_bytes()),
+            seal["mac"].as_str().unwrap(),
+            "epoch {epoch}"
+        );
+        let mut evolve = Sha256::new();
+        evolve.update(b"audit-layer seal key evolve v1\n");
+        evolve.update(key);
+        key = evolve.finalize().into();
+    }
+    assert!(sealing_after.contains(&format!("\nkey {}\n", hex::encode(key))));
+}

@@ -52,6 +52,7 @@ mod classify;
 mod current_call;
 mod encode;
 mod field_text;
+mod forward_seal;
 mod layer;
 mod note;
 mod query;
@@ -76,6 +77,9 @@ pub use checkpoint::{
 };
 pub use classify::ClassifyFailure;
 pub use current_call::{record_after, record_before, set_actor, set_context, set_resource};
+pub use forward_seal::{
+    DEFAULT_EPOCH, ForwardSeals, Seal, SealError, SealVerifyingKey, SealingKey,
+};
 pub use layer::AuditLayer;
 pub use note::{NoteError, SignerKey, VerifierKey};
 pub use query::RecordFilter;
@@ -87,7 +91,7 @@ pub use record::{
 pub use sink::{FileSink, MemoryLog, MemorySink};
 pub use time::{Timestamp, TimestampError};
 pub use timeline::Timeline;
-pub use verify::{AnchorStatus, Finding, FindingCode, Report, Verifier, VerifyError};
+pub use verify::{AnchorStatus, Finding, FindingCode, Report, SealStatus, Verifier, VerifyError};
 pub use writer::{
     AuditHandle, AuditWriter, Durability, FailurePolicy, ShutdownError, ShutdownReport,
     SubmitError, WriteError, WriterBuilder, WriterGuard, WriterStats,

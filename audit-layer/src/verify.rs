@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use crate::chain::{self, FORMAT_VERSION, FramingError, GENESIS, Hash};
 use crate::checkpoint::{Anchor, Checkpoint, CheckpointError};
+use crate::forward_seal::{EpochKeys, Seal, SealVerifyingKey};
 use crate::note::{NoteError, VerifierKey};
 use crate::segment;
 
@@ -62,6 +63,12 @@ pub enum FindingCode {
     BadSignature,
     /// A checkpoint or anchor signed by no trusted key.
     UnknownKey,
+    /// A forward-secure seal that does not verify under its epoch's key:
+    /// forged, or re-made with a key stolen later.
+    BadSeal,
+    /// Epochs with no seal between sealed ones (or before the first): the
+    /// log was cut and sealed on from a later epoch, or sealing stopped.
+    SealGap,
 }
 
 impl FindingCode {
@@ -85,6 +92,8 @@ impl FindingCode {
             FindingCode::Equivocation => "equivocation",
             FindingCode::BadSignature => "bad-signature",
             FindingCode::UnknownKey => "unknown-key",
+            FindingCode::BadSeal => "bad-seal",
+            FindingCode::SealGap => "seal-gap",
         }
     }
 
@@ -199,6 +208,53 @@ pub struct Report {
     /// Records after the last matched checkpoint (first and last seq):
     /// verified, not yet anchored. Not a finding.
     pub unanchored: Option<(u64, u64)>,
+    /// What the forward-secure seals showed, when they were checked.
+    pub seals: Option<SealStatus>,
+}
+
+/// What checking a log's forward-secure seals showed, beside the findings.
+///
+/// # Examples
+///
+/// ```
+/// // Seals are checked only when a verifying key is given.
+/// let report = audit_layer::Verifier::new().verify_bytes(b"");
+/// assert!(report.seals.is_none());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct SealStatus {
+    /// Seals that verified under their epoch's key.
+    pub seals: usize,
+    /// The last epoch sealed.
+    pub last_epoch: Option<u64>,
+    /// The largest size a seal vouches for and the log matches.
+    pub sealed_through: Option<u64>,
+    /// Records after the last seal (first and last seq): verified, not yet
+    /// sealed. Not a finding.
+    pub unsealed: Option<(u64, u64)>,
+    /// Epochs that had ended by the verifier's clock after the last seal
+    /// (or from epoch 0, with none): the writer was stopped, or the log and
+    /// its seals were cut at the tail, which only a checkpoint can tell
+    /// apart. Not a finding.
+    pub epochs_ended_unsealed: u64,
+}
+
+/// The log's head at some size, as a verification walk saw it.
+enum HeadAt {
+    /// The hash (`None` if the record at that seq was unreadable).
+    Known(Option<Hash>),
+    /// Deleted by retention before the anchor: nothing left to compare.
+    Deleted,
+    /// The log is shorter; says what it has now.
+    Beyond(String),
+}
+
+/// A seals file and the key to check it with.
+struct SealsToCheck {
+    key: SealVerifyingKey,
+    source: PathBuf,
+    text: String,
 }
 
 /// The retention anchor a verified log starts from.
@@ -322,6 +378,7 @@ pub struct Verifier<'a> {
     threads: Option<usize>,
     keys: Vec<VerifierKey>,
     checkpoints: Vec<(PathBuf, String)>,
+    seals: Option<SealsToCheck>,
 }
 
 impl std::fmt::Debug for Verifier<'_> {
@@ -344,7 +401,37 @@ impl<'a> Verifier<'a> {
             threads: None,
             keys: Vec::new(),
             checkpoints: Vec::new(),
+            seals: None,
         }
+    }
+
+    /// Checks the log against its forward-secure seals: `text` is the seals
+    /// file (named `source` in findings), `key` the auditor's verifying key.
+    /// Unlike checkpoints, seals may live beside the log: what protects them
+    /// is that no one on the writer's machine holds an earlier epoch's key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use audit_layer::{SealingKey, Verifier, DEFAULT_EPOCH};
+    /// let (_sealing, verifying) = SealingKey::generate(DEFAULT_EPOCH)?;
+    /// // No seal at all for a log: epoch 0 has none.
+    /// let report = Verifier::new().seals(verifying, "seals.jsonl", "").verify_bytes(b"");
+    /// assert_eq!(report.seals.unwrap().seals, 0);
+    /// # Ok::<(), audit_layer::SealError>(())
+    /// ```
+    pub fn seals(
+        mut self,
+        key: SealVerifyingKey,
+        source: impl Into<PathBuf>,
+        text: impl Into<String>,
+    ) -> Self {
+        self.seals = Some(SealsToCheck {
+            key,
+            source: source.into(),
+            text: text.into(),
+        });
+        self
     }
 
     /// Trusts `key` for checkpoints and anchors. Several keys may be trusted
@@ -427,6 +514,7 @@ impl<'a> Verifier<'a> {
         let mut check = ChainCheck::new(self.thread_count());
         check.segments = 1;
         check.watch(&self.checkpoints, &self.keys);
+        check.watch_seals(self.seals.as_ref());
         let complete = memchr::memrchr(b'\n', bytes).map_or(0, |at| at + 1);
         check.lines(&bytes[..complete], 0, None);
         if let Some(progress) = &mut self.progress {
@@ -434,6 +522,9 @@ impl<'a> Verifier<'a> {
         }
         check.tail(&bytes[complete..], complete as u64, None, true, false);
         check.compare_checkpoints(&self.checkpoints, &self.keys, None);
+        if let Some(seals) = &self.seals {
+            check.compare_seals(seals, None);
+        }
         check.finish()
     }
 
@@ -476,6 +567,7 @@ impl<'a> Verifier<'a> {
         }
         let mut check = ChainCheck::new(self.thread_count());
         check.watch(&self.checkpoints, &self.keys);
+        check.watch_seals(self.seals.as_ref());
         let (segments, lock_dir) = if metadata.is_dir() {
             let mut segments = segment::list(path).map_err(io_error)?;
             if segments.is_empty() {
@@ -563,6 +655,9 @@ impl<'a> Verifier<'a> {
         }
         let anchor = check.anchor.clone();
         check.compare_checkpoints(&self.checkpoints, &self.keys, anchor.as_ref());
+        if let Some(seals) = &self.seals {
+            check.compare_seals(seals, anchor.as_ref());
+        }
         Ok(check.finish())
     }
 
@@ -740,6 +835,7 @@ struct ChainCheck {
     anchor_status: Option<AnchorStatus>,
     checkpoints_matched: usize,
     anchored_through: Option<u64>,
+    seal_status: Option<SealStatus>,
 }
 
 /// What one line says on its own, without the state of the chain: this is
@@ -839,6 +935,7 @@ impl ChainCheck {
             anchor_status: None,
             checkpoints_matched: 0,
             anchored_through: None,
+            seal_status: None,
         }
     }
 
@@ -850,6 +947,18 @@ impl ChainCheck {
                 && checkpoint.size > 0
             {
                 self.watched.insert(checkpoint.size - 1, None);
+            }
+        }
+    }
+
+    /// Notes the seqs the seals vouch for.
+    fn watch_seals(&mut self, seals: Option<&SealsToCheck>) {
+        let Some(seals) = seals else { return };
+        for line in seals.text.lines() {
+            if let Ok(seal) = Seal::parse(line)
+                && seal.size > 0
+            {
+                self.watched.insert(seal.size - 1, None);
             }
         }
     }
@@ -947,37 +1056,20 @@ impl ChainCheck {
         }
         for (source, checkpoint) in trusted {
             let size = checkpoint.size;
-            let vouched = match (size.checked_sub(1), anchor) {
-                (None, _) => Some(checkpoint.head == GENESIS),
-                (Some(_), Some(anchor)) if size < anchor.first_seq => None,
-                (Some(_), Some(anchor)) if size == anchor.first_seq => {
-                    Some(checkpoint.head == anchor.prev)
-                }
-                (Some(last), _) => {
-                    match (self.last_seq, self.watched.get(&last).copied().flatten()) {
-                        (Some(log_last), _) if last > log_last => {
-                            self.report(
-                            FindingCode::Truncated,
-                            Some(last),
-                            Some(source),
-                            0,
-                            format!("a signed checkpoint says the log had {size} records; it now ends at seq {log_last}"),
-                        );
-                            continue;
-                        }
-                        (None, _) => {
-                            self.report(
-                            FindingCode::Truncated,
-                            Some(last),
-                            Some(source),
-                            0,
-                            format!("a signed checkpoint says the log had {size} records; it now has none"),
-                        );
-                            continue;
-                        }
-                        (_, Some(hash)) => Some(hash == checkpoint.head),
-                        (_, None) => Some(false),
-                    }
+            let vouched = match self.head_at(size, anchor) {
+                HeadAt::Known(hash) => Some(hash == Some(checkpoint.head)),
+                HeadAt::Deleted => None,
+                HeadAt::Beyond(now) => {
+                    self.report(
+                        FindingCode::Truncated,
+                        size.checked_sub(1),
+                        Some(source),
+                        0,
+                        format!(
+                            "a signed checkpoint says the log had {size} records; it now {now}"
+                        ),
+                    );
+                    continue;
                 }
             };
             match vouched {
@@ -999,6 +1091,97 @@ impl ChainCheck {
                 None => {}
             }
         }
+    }
+
+    /// The log's head when it had `size` records, as this walk saw it.
+    fn head_at(&self, size: u64, anchor: Option<&Anchor>) -> HeadAt {
+        match (size.checked_sub(1), anchor) {
+            (None, _) => HeadAt::Known(Some(GENESIS)),
+            (Some(_), Some(anchor)) if size < anchor.first_seq => HeadAt::Deleted,
+            (Some(_), Some(anchor)) if size == anchor.first_seq => HeadAt::Known(Some(anchor.prev)),
+            (Some(last), _) => match self.last_seq {
+                Some(log_last) if last > log_last => {
+                    HeadAt::Beyond(format!("ends at seq {log_last}"))
+                }
+                None => HeadAt::Beyond("has none".into()),
+                Some(_) => HeadAt::Known(self.watched.get(&last).copied().flatten()),
+            },
+        }
+    }
+
+    /// Checks the seals file against the log: every epoch from 0 on sealed
+    /// once, in order, each under its own epoch's key, each naming the head
+    /// the log has at that size.
+    fn compare_seals(&mut self, seals: &SealsToCheck, anchor: Option<&Anchor>) {
+        let source = Some(seals.source.as_path());
+        let mut keys = EpochKeys::new(&seals.key);
+        let mut status = SealStatus::default();
+        let mut next_epoch = 0u64;
+        let mut last_size = 0u64;
+        let mut offset = 0u64;
+        for line in seals.text.split_inclusive('\n') {
+            let at = offset;
+            offset += line.len() as u64;
+            if !line.ends_with('\n') {
+                // The writer syncs each seal whole; an unfinished last line is a crash mid-write.
+                self.report(
+                    FindingCode::TornTail,
+                    None,
+                    source,
+                    at,
+                    format!(
+                        "the seals file ends in {} bytes of an unfinished seal",
+                        line.len()
+                    ),
+                );
+                continue;
+            }
+            let seal = match Seal::parse(line.trim_end_matches('\n')) {
+                Ok(seal) => seal,
+                Err(error) => {
+                    self.report(FindingCode::Malformed, None, source, at, error.to_string());
+                    continue;
+                }
+            };
+            let seq = seal.size.checked_sub(1);
+            if !keys.verifies(&seal) {
+                self.report(FindingCode::BadSeal, seq, source, at, format!("the seal of epoch {} does not verify under that epoch's key: it was forged, or made with a later epoch's key", seal.epoch));
+                continue;
+            }
+            status.seals += 1;
+            if seal.epoch > next_epoch {
+                let missing = if seal.epoch - next_epoch == 1 {
+                    format!("epoch {next_epoch} has")
+                } else {
+                    format!("epochs {next_epoch}..{} have", seal.epoch - 1)
+                };
+                self.report(FindingCode::SealGap, seq, source, at, format!("{missing} no seal: the log was cut and sealed on with a later key, or sealing stopped"));
+            } else if seal.epoch < next_epoch || seal.size < last_size {
+                self.report(FindingCode::OutOfOrder, seq, source, at, format!("the seal of epoch {} (size {}) comes after the seal of epoch {} (size {last_size})", seal.epoch, seal.size, next_epoch.saturating_sub(1)));
+                continue;
+            }
+            next_epoch = seal.epoch + 1;
+            last_size = seal.size;
+            status.last_epoch = Some(seal.epoch);
+            match self.head_at(seal.size, anchor) {
+                HeadAt::Known(hash) if hash == Some(seal.head) => {
+                    status.sealed_through = Some(status.sealed_through.map_or(seal.size, |s| s.max(seal.size)));
+                }
+                HeadAt::Known(_) => self.report(FindingCode::Rechained, seq, source, at, format!("the seal of epoch {} at size {} names head {}, which the log no longer has there: its history was re-written", seal.epoch, seal.size, seal.head)),
+                HeadAt::Deleted => {}
+                HeadAt::Beyond(now) => self.report(FindingCode::Truncated, seq, source, at, format!("the seal of epoch {} says the log had {} records; it now {now}", seal.epoch, seal.size)),
+            }
+        }
+        status.epochs_ended_unsealed = seals
+            .key
+            .epochs_ended_by(std::time::SystemTime::now())
+            .saturating_sub(next_epoch);
+        status.unsealed = match (self.last_seq, status.sealed_through) {
+            (Some(last), Some(through)) if last >= through => Some((through, last)),
+            (Some(last), None) => Some((self.first_seq.unwrap_or(0), last)),
+            _ => None,
+        };
+        self.seal_status = Some(status);
     }
 
     fn report(
@@ -1263,6 +1446,7 @@ impl ChainCheck {
             checkpoints_matched: self.checkpoints_matched,
             anchored_through: self.anchored_through,
             unanchored,
+            seals: self.seal_status,
         }
     }
 }

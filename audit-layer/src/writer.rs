@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::ack::{self, Ack, AckSender};
 use crate::chain::ChainHead;
 use crate::checkpoint::{Anchor, Checkpoint, Checkpoints, RetentionPolicy};
+use crate::forward_seal::ForwardSeals;
 use crate::record::{AuditEvent, RecordDefaults, encode_body, seal_line};
 use crate::sink::{Batch, BatchRecord, Recovery, Repair, Sink};
 use crate::time::Timestamp;
@@ -237,6 +238,11 @@ pub struct WriterStats {
     pub unaudited_calls: u64,
     /// Checkpoints signed and published.
     pub checkpoints: u64,
+    /// Forward-secure seals written (one per epoch).
+    pub seals: u64,
+    /// Epochs whose seal could not be written, or whose evolved key could
+    /// not replace the key file.
+    pub seal_errors: u64,
     /// Checkpoints or anchors that could not be published, and retention
     /// runs that failed.
     pub checkpoint_errors: u64,
@@ -299,6 +305,7 @@ pub struct WriterBuilder {
     defaults: RecordDefaults,
     checkpoints: Option<Checkpoints>,
     retention: Option<RetentionPolicy>,
+    forward_seals: Option<ForwardSeals>,
 }
 
 impl Default for WriterBuilder {
@@ -315,6 +322,7 @@ impl Default for WriterBuilder {
             },
             checkpoints: None,
             retention: None,
+            forward_seals: None,
         }
     }
 }
@@ -434,6 +442,18 @@ impl WriterBuilder {
         self
     }
 
+    /// Seals the chain's head at the end of every epoch with a key that
+    /// evolves and is erased behind it, so that a thief of the writer's key
+    /// cannot re-seal earlier records; see [`ForwardSeals`].
+    ///
+    /// # Examples
+    ///
+    /// See [`ForwardSeals`].
+    pub fn forward_seals(mut self, seals: ForwardSeals) -> Self {
+        self.forward_seals = Some(seals);
+        self
+    }
+
     /// Recovers the sink's chain and starts the writer thread.
     ///
     /// Repairs made during recovery (a torn tail, say) are the first records written.
@@ -485,6 +505,8 @@ impl WriterBuilder {
             notes: Vec::new(),
             checkpoints: self.checkpoints,
             retention: self.retention,
+            forward_seals: self.forward_seals,
+            synced: recovery.head,
             checkpointed: (0, Instant::now()),
         };
         let repairs = recovery.repairs;
@@ -526,6 +548,8 @@ struct Shared {
     unaudited_calls: AtomicU64,
     checkpoints: AtomicU64,
     checkpoint_errors: AtomicU64,
+    seals: AtomicU64,
+    seal_errors: AtomicU64,
     next_seq: AtomicU64,
     failing: AtomicBool,
     closed: AtomicBool,
@@ -554,6 +578,8 @@ impl Shared {
             unaudited_calls: AtomicU64::new(0),
             checkpoints: AtomicU64::new(0),
             checkpoint_errors: AtomicU64::new(0),
+            seals: AtomicU64::new(0),
+            seal_errors: AtomicU64::new(0),
             next_seq: AtomicU64::new(next_seq),
             failing: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -772,6 +798,8 @@ impl AuditHandle {
             unaudited_calls: shared.unaudited_calls.load(Ordering::Relaxed),
             checkpoints: shared.checkpoints.load(Ordering::Relaxed),
             checkpoint_errors: shared.checkpoint_errors.load(Ordering::Relaxed),
+            seals: shared.seals.load(Ordering::Relaxed),
+            seal_errors: shared.seal_errors.load(Ordering::Relaxed),
         }
     }
 
@@ -1035,6 +1063,9 @@ struct Worker<S: Sink> {
     retention: Option<RetentionPolicy>,
     /// Size of the last checkpoint, and when it was signed.
     checkpointed: (u64, Instant),
+    forward_seals: Option<ForwardSeals>,
+    /// The head as of the last successful sync: what a seal may vouch for.
+    synced: ChainHead,
 }
 
 enum Committed {
@@ -1044,6 +1075,8 @@ enum Committed {
 
 impl<S: Sink> Worker<S> {
     fn run(mut self, repairs: Vec<Repair>) {
+        // Epochs that ended while no writer ran are sealed as the log stood.
+        self.seal_if_due();
         let mut repaired = Bodies::default();
         for repair in repairs {
             let details = serde_json::to_value(&repair).unwrap_or_default();
@@ -1076,6 +1109,8 @@ impl<S: Sink> Worker<S> {
         let sync_error = match self.sink.sync() {
             Ok(()) => {
                 self.unsynced = false;
+                self.synced = self.head;
+                self.seal_if_due();
                 self.checkpoint_if_due(true);
                 None
             }
@@ -1110,6 +1145,7 @@ impl<S: Sink> Worker<S> {
                     if self.interval_due() {
                         self.sync_now();
                     }
+                    self.seal_if_due();
                     self.checkpoint_if_due(false);
                     if !self.notes.is_empty() {
                         let _ = self.commit(Bodies::default());
@@ -1140,9 +1176,33 @@ impl<S: Sink> Worker<S> {
                 .filter(|_| self.head.next_seq > size)
                 .map(|every| at + every)
         });
-        match (sync, checkpoint) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let seal = self
+            .forward_seals
+            .as_ref()
+            .map(|seals| Instant::now() + seals.until_due());
+        [sync, checkpoint, seal].into_iter().flatten().min()
+    }
+
+    /// Seals every epoch that has ended, with the durable head.
+    fn seal_if_due(&mut self) {
+        let Some(seals) = &self.forward_seals else {
+            return;
+        };
+        if seals.until_due() > Duration::ZERO {
+            return;
+        }
+        // A seal vouches for stable records only; if the sync fails, the
+        // head of the last one that succeeded is sealed.
+        if self.unsynced && self.trouble.is_none() {
+            self.sync_now();
+        }
+        let head = self.synced;
+        let seals = self.forward_seals.as_mut().expect("checked above");
+        let (written, error) = seals.seal_ended_epochs(head.next_seq, head.prev);
+        self.shared.seals.fetch_add(written, Ordering::Relaxed);
+        if let Some(error) = error {
+            self.shared.note_error(&error);
+            self.shared.seal_errors.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -1258,6 +1318,7 @@ impl<S: Sink> Worker<S> {
         match self.sink.sync() {
             Ok(()) => {
                 self.unsynced = false;
+                self.synced = self.head;
                 self.last_sync = Instant::now();
                 None
             }
@@ -1389,6 +1450,8 @@ impl<S: Sink> Worker<S> {
             (Ok(()), Some(error)) => Err(error),
             (Ok(()), None) => Ok(()),
         };
+        // Before answering, so that a flush returns with every ended epoch sealed.
+        self.seal_if_due();
         for ack in batch.acks.into_iter().flatten() {
             ack.send(result.clone());
         }

@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use audit_layer::{Report, Verifier, VerifierKey};
+use audit_layer::{Report, SealVerifyingKey, Verifier, VerifierKey};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Arguments of `audit verify`.
@@ -22,7 +22,17 @@ pub(crate) struct Args {
     /// repeat for several (key rotation).
     #[arg(long)]
     key: Vec<String>,
+    /// The seal verifying key (PREFIX.seal-verify from `audit keygen --seal`):
+    /// checks the log's forward-secure seals.
+    #[arg(long)]
+    seal_key: Option<PathBuf>,
+    /// The seals file; by default seals.jsonl in the log directory. Needs --seal-key.
+    #[arg(long, requires = "seal_key")]
+    seals: Option<PathBuf>,
 }
+
+/// The file name seals go to, beside the segments, unless told otherwise.
+pub(crate) const SEALS_FILE: &str = "seals.jsonl";
 
 /// A key given as text, or as the path of a file holding it.
 fn load_key(given: &str) -> Result<VerifierKey, Box<dyn std::error::Error>> {
@@ -82,6 +92,22 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     let checkpoints_given = !args.checkpoint.is_empty();
     for (path, note) in load_checkpoints(&args.checkpoint)? {
         verifier = verifier.checkpoint(path, note);
+    }
+    if let Some(key_path) = &args.seal_key {
+        let key = SealVerifyingKey::load(key_path)
+            .map_err(|e| format!("--seal-key {}: {e}", key_path.display()))?;
+        let seals_path = match &args.seals {
+            Some(path) => path.clone(),
+            None if args.path.is_dir() => args.path.join(SEALS_FILE),
+            None => return Err("--seal-key on a single segment needs --seals FILE".into()),
+        };
+        let text = match std::fs::read_to_string(&seals_path) {
+            Ok(text) => text,
+            // No seals at all is a finding (epoch 0 has no seal), not a usage error.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(format!("cannot read {}: {e}", seals_path.display()).into()),
+        };
+        verifier = verifier.seals(key, seals_path, text);
     }
     let report = verifier
         .on_progress(|done, total| {
@@ -171,6 +197,32 @@ fn print_human(
             out,
             "note: without --checkpoint, a tail cut at a record boundary or a history re-chained from its start cannot be seen"
         )?;
+    }
+    if let Some(seals) = &report.seals {
+        match (seals.sealed_through, seals.last_epoch) {
+            (Some(size), Some(epoch)) if size > 0 => writeln!(
+                out,
+                "{} forward-secure seal(s) verified, epochs 0..{epoch}: records up to seq {} are sealed",
+                seals.seals,
+                size - 1
+            )?,
+            (_, Some(epoch)) => writeln!(
+                out,
+                "{} forward-secure seal(s) verified, epochs 0..{epoch}: no record sealed yet",
+                seals.seals
+            )?,
+            (_, None) => writeln!(out, "no forward-secure seal verified")?,
+        }
+        if let Some((first, last)) = seals.unsealed {
+            writeln!(out, "seq {first}..{last}: verified, not yet sealed")?;
+        }
+        if seals.epochs_ended_unsealed > 0 {
+            writeln!(
+                out,
+                "warning: {} epoch(s) have ended since the last seal: the writer is stopped, or the log and its seals were cut at the tail (a checkpoint tells which)",
+                seals.epochs_ended_unsealed
+            )?;
+        }
     }
     if report.in_flight_bytes > 0 {
         writeln!(

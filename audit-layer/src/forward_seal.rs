@@ -1,0 +1,802 @@
+//! Forward-secure seals: an HMAC of the chain's head at the end of every
+//! epoch, under a key that evolves each epoch and is erased behind it.
+//!
+//! Checkpoints prove the log was not cut or re-written *if* their signing
+//! key stays out of the attacker's hands. Seals cover the other case: the
+//! writer's machine itself is taken over. The thief finds the key of the
+//! current epoch `t` only; keys of earlier epochs cannot be computed from
+//! it (each key is the SHA-256 of the one before), so:
+//!
+//! - records sealed before `t` cannot be re-sealed after a change (the
+//!   attack of journald's CVE-2023-31439, where the newest key was accepted
+//!   for old entries): their epoch's seal no longer matches, and a new seal
+//!   for that epoch cannot be made;
+//! - cutting the log and sealing on from `t` (CVE-2023-31438) leaves the
+//!   epochs in between without a seal, because every epoch is sealed, empty
+//!   ones too: the verifier reports the run of missing epochs.
+//!
+//! What was written in the current epoch, not yet sealed, is not protected;
+//! the verifier reports it apart, as it does the tail after the last checkpoint.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::chain::Hash;
+
+const EVOLVE_CONTEXT: &[u8] = b"audit-layer seal key evolve v1\n";
+const SEAL_CONTEXT: &str = "audit-layer seal v1";
+const SEALING_KEY_HEADER: &str = "audit-layer sealing key v1";
+const VERIFYING_KEY_HEADER: &str = "audit-layer seal verifying key v1";
+
+/// The epoch length when none is given: fifteen minutes, as journald.
+pub const DEFAULT_EPOCH: Duration = Duration::from_secs(15 * 60);
+
+/// Why a key or a seal could not be read or made.
+///
+/// # Examples
+///
+/// ```
+/// let error = "junk".parse::<audit_layer::SealVerifyingKey>().unwrap_err();
+/// assert!(error.to_string().contains("seal verifying key"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// The operating system gave no randomness for a new key.
+    #[error("no randomness for a new sealing key: {0}")]
+    NoRandomness(String),
+    /// The text is not what it should be.
+    #[error("not a {what}: {why}")]
+    Parse {
+        /// What was expected.
+        what: &'static str,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// An epoch of zero seconds, or one starting before 1970.
+    #[error("an epoch must last at least one second and start after 1970")]
+    BadEpoch,
+}
+
+type Key = Zeroizing<[u8; 32]>;
+
+fn evolve(key: &[u8; 32]) -> Key {
+    let mut hasher = Sha256::new();
+    hasher.update(EVOLVE_CONTEXT);
+    hasher.update(key);
+    Zeroizing::new(hasher.finalize().into())
+}
+
+fn unix_secs(time: SystemTime) -> Result<u64, SealError> {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .map_err(|_| SealError::BadEpoch)
+}
+
+/// The epochs of a key pair: when epoch 0 starts and how long each lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Epochs {
+    start: u64,
+    seconds: u64,
+}
+
+impl Epochs {
+    fn end_of(&self, epoch: u64) -> SystemTime {
+        let secs = epoch
+            .saturating_add(1)
+            .saturating_mul(self.seconds)
+            .saturating_add(self.start);
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn write(&self, out: &mut String) {
+        out.push_str(&format!(
+            "start {}\nepoch-seconds {}\n",
+            self.start, self.seconds
+        ));
+    }
+}
+
+/// Reads `name value` lines in the order given after `header`.
+fn fields<'t>(
+    text: &'t str,
+    header: &str,
+    names: &[&str],
+    what: &'static str,
+) -> Result<Vec<&'t str>, SealError> {
+    let parse = |why: String| SealError::Parse { what, why };
+    let mut lines = text.lines();
+    if lines.next() != Some(header) {
+        return Err(parse(format!("the first line is not {header:?}")));
+    }
+    names
+        .iter()
+        .map(|name| {
+            let line = lines
+                .next()
+                .ok_or_else(|| parse(format!("no {name} line")))?;
+            line.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix(' '))
+                .ok_or_else(|| parse(format!("expected a {name} line, found {line:?}")))
+        })
+        .collect()
+}
+
+fn number(value: &str, what: &'static str) -> Result<u64, SealError> {
+    value.parse().map_err(|_| SealError::Parse {
+        what,
+        why: format!("{value:?} is not a number"),
+    })
+}
+
+fn key_bytes(value: &str, what: &'static str) -> Result<Key, SealError> {
+    let mut key = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(value, key.as_mut()).map_err(|_| SealError::Parse {
+        what,
+        why: "the key is not 64 hex digits".into(),
+    })?;
+    Ok(key)
+}
+
+/// The writer's half of a seal key pair: the key of the current epoch. It
+/// moves forward one epoch at a time and cannot go back.
+///
+/// Keep it on the machine that writes the log, mode 0600; the writer
+/// replaces the file at every epoch, so only the current key is on disk.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use audit_layer::SealingKey;
+///
+/// let (sealing, verifying) = SealingKey::generate(Duration::from_secs(900))?;
+/// assert_eq!(sealing.epoch(), 0);
+/// // The text form, for a file: parsed back, it is the same key.
+/// let again: SealingKey = sealing.to_string().parse()?;
+/// assert_eq!(again.to_string(), sealing.to_string());
+/// # let _ = verifying;
+/// # Ok::<(), audit_layer::SealError>(())
+/// ```
+pub struct SealingKey {
+    epochs: Epochs,
+    epoch: u64,
+    key: Key,
+}
+
+impl std::fmt::Debug for SealingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealingKey")
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SealingKey {
+    /// A new random key pair whose epoch 0 starts now (to the second).
+    ///
+    /// # Errors
+    ///
+    /// No randomness from the OS, or an epoch shorter than a second.
+    ///
+    /// # Examples
+    ///
+    /// See [`SealingKey`].
+    pub fn generate(epoch: Duration) -> Result<(SealingKey, SealVerifyingKey), SealError> {
+        let mut key0 = Zeroizing::new([0u8; 32]);
+        getrandom::fill(key0.as_mut()).map_err(|e| SealError::NoRandomness(e.to_string()))?;
+        SealingKey::from_key(key0, SystemTime::now(), epoch)
+    }
+
+    /// The key pair with this initial key and epoch 0 starting at `start`
+    /// (to the second): for test vectors, and for a key made elsewhere.
+    ///
+    /// # Errors
+    ///
+    /// An epoch shorter than a second, or a start before 1970.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// let (sealing, _verifying) = audit_layer::SealingKey::from_key(
+    ///     [7; 32],
+    ///     UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+    ///     Duration::from_secs(60),
+    /// )?;
+    /// assert_eq!(sealing.epoch_end(), UNIX_EPOCH + Duration::from_secs(1_700_000_060));
+    /// # Ok::<(), audit_layer::SealError>(())
+    /// ```
+    pub fn from_key(
+        key0: impl Into<Zeroizing<[u8; 32]>>,
+        start: SystemTime,
+        epoch: Duration,
+    ) -> Result<(SealingKey, SealVerifyingKey), SealError> {
+        if epoch.as_secs() == 0 {
+            return Err(SealError::BadEpoch);
+        }
+        let epochs = Epochs {
+            start: unix_secs(start)?,
+            seconds: epoch.as_secs(),
+        };
+        let key0 = key0.into();
+        Ok((
+            SealingKey {
+                epochs,
+                epoch: 0,
+                key: key0.clone(),
+            },
+            SealVerifyingKey { epochs, key0 },
+        ))
+    }
+
+    /// The epoch this key seals.
+    ///
+    /// # Examples
+    ///
+    /// See [`SealingKey`].
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// When the current epoch ends: its seal is due then.
+    ///
+    /// # Examples
+    ///
+    /// See [`from_key`](SealingKey::from_key).
+    pub fn epoch_end(&self) -> SystemTime {
+        self.epochs.end_of(self.epoch)
+    }
+
+    /// Seals `size` records whose last hash is `head` for the current epoch.
+    fn seal(&self, size: u64, head: Hash) -> Seal {
+        Seal {
+            epoch: self.epoch,
+            size,
+            head,
+            mac: mac(&self.key, self.epoch, size, head),
+        }
+    }
+
+    /// Moves to the next epoch; the old key is overwritten in memory.
+    fn evolve(&mut self) {
+        self.key = evolve(&self.key);
+        self.epoch += 1;
+    }
+
+    /// Reads a key file.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read, or is not a sealing key
+    /// ([`io::ErrorKind::InvalidData`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let (sealing, _) = audit_layer::SealingKey::generate(audit_layer::DEFAULT_EPOCH)?;
+    /// sealing.save(dir.path().join("log.sealing"))?;
+    /// let read = audit_layer::SealingKey::load(dir.path().join("log.sealing"))?;
+    /// assert_eq!(read.epoch(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn load(path: impl AsRef<Path>) -> io::Result<SealingKey> {
+        let mut text = Zeroizing::new(String::new());
+        File::open(path)?.read_to_string(&mut text)?;
+        text.parse()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// Writes the key to `path` with mode 0600, replacing any file there
+    /// in one step (a new file renamed over the old), and syncs both.
+    ///
+    /// # Errors
+    ///
+    /// The file or its directory cannot be written or synced.
+    ///
+    /// # Examples
+    ///
+    /// See [`load`](SealingKey::load).
+    pub fn save(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        let path = path.as_ref();
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let mut temporary = path.as_os_str().to_owned();
+        temporary.push(".next");
+        let temporary = PathBuf::from(temporary);
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temporary)?;
+        file.write_all(Zeroizing::new(self.to_string()).as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)?;
+        File::open(dir)?.sync_all()
+    }
+}
+
+impl std::fmt::Display for SealingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut text = format!("{SEALING_KEY_HEADER}\n");
+        self.epochs.write(&mut text);
+        text.push_str(&format!(
+            "epoch {}\nkey {}\n",
+            self.epoch,
+            hex::encode(*self.key)
+        ));
+        f.write_str(&Zeroizing::new(text))
+    }
+}
+
+impl std::str::FromStr for SealingKey {
+    type Err = SealError;
+
+    fn from_str(text: &str) -> Result<SealingKey, SealError> {
+        const WHAT: &str = "sealing key";
+        let values = fields(
+            text,
+            SEALING_KEY_HEADER,
+            &["start", "epoch-seconds", "epoch", "key"],
+            WHAT,
+        )?;
+        let epochs = Epochs {
+            start: number(values[0], WHAT)?,
+            seconds: number(values[1], WHAT)?,
+        };
+        if epochs.seconds == 0 {
+            return Err(SealError::BadEpoch);
+        }
+        Ok(SealingKey {
+            epochs,
+            epoch: number(values[2], WHAT)?,
+            key: key_bytes(values[3], WHAT)?,
+        })
+    }
+}
+
+/// The auditor's half of a seal key pair: the initial key, from which the
+/// key of every epoch follows. Whoever holds it can check seals, and could
+/// also make them: keep it off the machine that writes the log.
+///
+/// # Examples
+///
+/// ```
+/// let (_sealing, verifying) = audit_layer::SealingKey::generate(audit_layer::DEFAULT_EPOCH)?;
+/// let text = verifying.to_string();
+/// assert!(text.starts_with("audit-layer seal verifying key v1\n"));
+/// let again: audit_layer::SealVerifyingKey = text.parse()?;
+/// assert_eq!(again, verifying);
+/// # Ok::<(), audit_layer::SealError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealVerifyingKey {
+    epochs: Epochs,
+    key0: Key,
+}
+
+impl std::fmt::Debug for SealVerifyingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealVerifyingKey")
+            .field("start", &self.epochs.start)
+            .field("epoch_seconds", &self.epochs.seconds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SealVerifyingKey {
+    /// When `epoch` ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// let (_, verifying) = audit_layer::SealingKey::from_key([1; 32], UNIX_EPOCH, Duration::from_secs(10))?;
+    /// assert_eq!(verifying.epoch_end(2), UNIX_EPOCH + Duration::from_secs(30));
+    /// # Ok::<(), audit_layer::SealError>(())
+    /// ```
+    pub fn epoch_end(&self, epoch: u64) -> SystemTime {
+        self.epochs.end_of(epoch)
+    }
+
+    /// How many epochs had ended by `now`.
+    pub(crate) fn epochs_ended_by(&self, now: SystemTime) -> u64 {
+        let secs = unix_secs(now).unwrap_or(0);
+        secs.saturating_sub(self.epochs.start) / self.epochs.seconds
+    }
+
+    /// Reads a verifying key file.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read, or is not a verifying key
+    /// ([`io::ErrorKind::InvalidData`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let (_, verifying) = audit_layer::SealingKey::generate(audit_layer::DEFAULT_EPOCH)?;
+    /// std::fs::write(dir.path().join("log.seal-verify"), verifying.to_string())?;
+    /// let read = audit_layer::SealVerifyingKey::load(dir.path().join("log.seal-verify"))?;
+    /// assert_eq!(read, verifying);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn load(path: impl AsRef<Path>) -> io::Result<SealVerifyingKey> {
+        let mut text = Zeroizing::new(String::new());
+        File::open(path)?.read_to_string(&mut text)?;
+        text.parse()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+}
+
+impl std::fmt::Display for SealVerifyingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut text = format!("{VERIFYING_KEY_HEADER}\n");
+        self.epochs.write(&mut text);
+        text.push_str(&format!("key {}\n", hex::encode(*self.key0)));
+        f.write_str(&Zeroizing::new(text))
+    }
+}
+
+impl std::str::FromStr for SealVerifyingKey {
+    type Err = SealError;
+
+    fn from_str(text: &str) -> Result<SealVerifyingKey, SealError> {
+        const WHAT: &str = "seal verifying key";
+        let values = fields(
+            text,
+            VERIFYING_KEY_HEADER,
+            &["start", "epoch-seconds", "key"],
+            WHAT,
+        )?;
+        let epochs = Epochs {
+            start: number(values[0], WHAT)?,
+            seconds: number(values[1], WHAT)?,
+        };
+        if epochs.seconds == 0 {
+            return Err(SealError::BadEpoch);
+        }
+        Ok(SealVerifyingKey {
+            epochs,
+            key0: key_bytes(values[2], WHAT)?,
+        })
+    }
+}
+
+/// Walks the key sequence forward from the initial key, so that checking
+/// seals in epoch order costs one hash per epoch in all.
+pub(crate) struct EpochKeys<'k> {
+    verifying: &'k SealVerifyingKey,
+    epoch: u64,
+    key: Key,
+}
+
+impl<'k> EpochKeys<'k> {
+    pub(crate) fn new(verifying: &'k SealVerifyingKey) -> Self {
+        EpochKeys {
+            verifying,
+            epoch: 0,
+            key: verifying.key0.clone(),
+        }
+    }
+
+    /// Whether `seal` carries the MAC of its epoch's key.
+    pub(crate) fn verifies(&mut self, seal: &Seal) -> bool {
+        if seal.epoch < self.epoch {
+            *self = EpochKeys::new(self.verifying);
+        }
+        while self.epoch < seal.epoch {
+            self.key = evolve(&self.key);
+            self.epoch += 1;
+        }
+        let mut check = <Hmac<Sha256> as KeyInit>::new_from_slice(self.key.as_ref())
+            .expect("HMAC takes a key of any length");
+        check.update(signed_text(seal.epoch, seal.size, seal.head).as_bytes());
+        check.verify_slice(&seal.mac).is_ok()
+    }
+}
+
+fn signed_text(epoch: u64, size: u64, head: Hash) -> String {
+    format!("{SEAL_CONTEXT}\n{epoch}\n{size}\n{head}\n")
+}
+
+fn mac(key: &[u8; 32], epoch: u64, size: u64, head: Hash) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("any key length");
+    mac.update(signed_text(epoch, size, head).as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// One epoch's seal: the log had `size` records, the last hashing to
+/// `head`, when `epoch` ended.
+///
+/// # Examples
+///
+/// ```
+/// // The first seal of FORMAT.md's test vectors.
+/// let line = r#"{"epoch":0,"size":2,"head":"5b758c88adcb3d39cc1ddd43c2a7ae58e63076eac52111b6b002e709a665e685","mac":"23a9529f8321feb2b5d31f962d1d66a36932b2df97c4ce5f4955939b2b4bffed"}"#;
+/// let seal = audit_layer::Seal::parse(line)?;
+/// assert_eq!((seal.epoch, seal.size), (0, 2));
+/// assert_eq!(seal.line(), format!("{line}\n"));
+/// # Ok::<(), audit_layer::SealError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seal {
+    /// The epoch sealed.
+    pub epoch: u64,
+    /// Records in the log at the end of the epoch.
+    pub size: u64,
+    /// The hash of the record with seq `size - 1` (the genesis value for size 0).
+    pub head: Hash,
+    /// HMAC-SHA256 of the seal's text under the epoch's key.
+    pub mac: [u8; 32],
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealLine {
+    epoch: u64,
+    size: u64,
+    head: String,
+    mac: String,
+}
+
+impl Seal {
+    /// The seal as one JSON line, as the seals file holds it.
+    ///
+    /// # Examples
+    ///
+    /// See [`Seal`].
+    pub fn line(&self) -> String {
+        let line = SealLine {
+            epoch: self.epoch,
+            size: self.size,
+            head: self.head.to_string(),
+            mac: hex::encode(self.mac),
+        };
+        let mut text = serde_json::to_string(&line).expect("plain fields serialise");
+        text.push('\n');
+        text
+    }
+
+    /// Reads one line of a seals file.
+    ///
+    /// # Errors
+    ///
+    /// [`SealError::Parse`] when the line is not a seal.
+    ///
+    /// # Examples
+    ///
+    /// See [`Seal`].
+    pub fn parse(line: &str) -> Result<Seal, SealError> {
+        let parse = |why: String| SealError::Parse { what: "seal", why };
+        let line: SealLine = serde_json::from_str(line).map_err(|e| parse(e.to_string()))?;
+        let head = Hash::from_hex(line.head.as_bytes())
+            .ok_or_else(|| parse("head is not 64 hex digits".into()))?;
+        let mut mac = [0u8; 32];
+        hex::decode_to_slice(&line.mac, &mut mac)
+            .map_err(|_| parse("mac is not 64 hex digits".into()))?;
+        Ok(Seal {
+            epoch: line.epoch,
+            size: line.size,
+            head,
+            mac,
+        })
+    }
+}
+
+type Clock = Box<dyn Fn() -> SystemTime + Send>;
+
+/// A writer's forward-secure sealing: the key file it evolves, and the
+/// seals file it appends one line to at the end of every epoch.
+///
+/// At each epoch's end the writer syncs the log, appends the seal of its
+/// durable head to the seals file and syncs it, then evolves the key and
+/// replaces the key file. Epochs that ended while the writer was stopped
+/// are sealed when it starts again, before it writes anything new. If a
+/// seal cannot be written, the key evolves anyway: the old key must not
+/// outlive its epoch. The missing seal then shows as a `seal-gap`, and
+/// [`WriterStats::seal_errors`](crate::WriterStats::seal_errors) counts it.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{AuditWriter, FileSink, ForwardSeals, SealingKey, DEFAULT_EPOCH};
+///
+/// let dir = tempfile::tempdir()?;
+/// let (sealing, _verifying) = SealingKey::generate(DEFAULT_EPOCH)?;
+/// sealing.save(dir.path().join("log.sealing"))?;
+/// let seals = ForwardSeals::open(dir.path().join("log.sealing"), dir.path().join("log/seals.jsonl"))?;
+/// let (_handle, _guard) = AuditWriter::builder()
+///     .forward_seals(seals)
+///     .spawn(FileSink::open(dir.path().join("log"))?)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ForwardSeals {
+    key: SealingKey,
+    key_path: PathBuf,
+    seals_path: PathBuf,
+    seals: Option<File>,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for ForwardSeals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForwardSeals")
+            .field("key_path", &self.key_path)
+            .field("seals_path", &self.seals_path)
+            .field("epoch", &self.key.epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ForwardSeals {
+    /// Seals with the key in `key_path` into `seals_path` (created with mode
+    /// 0600 if absent). If the seals file already holds the seal of the
+    /// key's epoch (the writer stopped between writing it and evolving the
+    /// key), the key moves on first.
+    ///
+    /// # Errors
+    ///
+    /// The key file cannot be read or replaced, or the seals file read.
+    ///
+    /// # Examples
+    ///
+    /// See [`ForwardSeals`].
+    pub fn open(key_path: impl Into<PathBuf>, seals_path: impl Into<PathBuf>) -> io::Result<Self> {
+        let key_path = key_path.into();
+        let seals_path = seals_path.into();
+        let mut key = SealingKey::load(&key_path)?;
+        let last = match std::fs::read_to_string(&seals_path) {
+            Ok(text) => text.lines().rev().find_map(|line| Seal::parse(line).ok()),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+            Err(error) => return Err(error),
+        };
+        if let Some(last) = last
+            && last.epoch == key.epoch
+            && last.mac == key.seal(last.size, last.head).mac
+        {
+            key.evolve();
+            key.save(&key_path)?;
+        }
+        Ok(ForwardSeals {
+            key,
+            key_path,
+            seals_path,
+            seals: None,
+            clock: Box::new(SystemTime::now),
+        })
+    }
+
+    /// Reads the time from `clock` instead of the system clock: for tests
+    /// and simulations that move through epochs without waiting. The writer
+    /// checks for due seals whenever it writes, flushes or wakes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use audit_layer::{ForwardSeals, SealingKey, DEFAULT_EPOCH};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (sealing, _) = SealingKey::generate(DEFAULT_EPOCH)?;
+    /// # sealing.save(dir.path().join("k"))?;
+    /// let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    /// let seals = ForwardSeals::open(dir.path().join("k"), dir.path().join("seals.jsonl"))?
+    ///     .clock(move || later);
+    /// # let _ = seals;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + 'static) -> Self {
+        self.clock = Box::new(clock);
+        self
+    }
+
+    /// How long until the current epoch's seal is due (zero if it is).
+    pub(crate) fn until_due(&self) -> Duration {
+        self.key
+            .epoch_end()
+            .duration_since((self.clock)())
+            .unwrap_or(Duration::ZERO)
+    }
+
+    /// Seals every epoch that has ended with the log at `size` records
+    /// whose last hashes to `head`; returns how many seals were written and
+    /// the first error (each epoch's key evolves whether or not its seal
+    /// could be written).
+    pub(crate) fn seal_ended_epochs(&mut self, size: u64, head: Hash) -> (u64, Option<io::Error>) {
+        let mut written = 0;
+        let mut first_error = None;
+        while self.until_due() == Duration::ZERO {
+            let seal = self.key.seal(size, head);
+            match self.append(&seal) {
+                Ok(()) => written += 1,
+                Err(error) => {
+                    // A half-written line must not glue onto the next seal.
+                    self.seals = None;
+                    first_error.get_or_insert(error);
+                }
+            }
+            self.key.evolve();
+            if let Err(error) = self.key.save(&self.key_path) {
+                first_error.get_or_insert(error);
+            }
+        }
+        (written, first_error)
+    }
+
+    fn append(&mut self, seal: &Seal) -> io::Result<()> {
+        if self.seals.is_none() {
+            let file = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o600)
+                .open(&self.seals_path)?;
+            self.seals = Some(file);
+        }
+        let file = self.seals.as_mut().expect("opened above");
+        file.write_all(seal.line().as_bytes())?;
+        file.sync_data()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> (SealingKey, SealVerifyingKey) {
+        SealingKey::from_key([3; 32], UNIX_EPOCH, Duration::from_secs(60)).unwrap()
+    }
+
+    #[test]
+    fn a_seal_verifies_under_its_own_epoch_key_only() {
+        let (mut sealing, verifying) = pair();
+        sealing.evolve();
+        sealing.evolve();
+        let seal = sealing.seal(5, Hash::of(b"head"));
+        assert!(EpochKeys::new(&verifying).verifies(&seal));
+        let relabelled = Seal { epoch: 1, ..seal };
+        assert!(!EpochKeys::new(&verifying).verifies(&relabelled));
+    }
+
+    #[test]
+    fn epoch_keys_walk_back_when_asked_for_an_earlier_epoch() {
+        let (mut sealing, verifying) = pair();
+        let first = sealing.seal(0, crate::chain::GENESIS);
+        sealing.evolve();
+        let second = sealing.seal(1, Hash::of(b"x"));
+        let mut keys = EpochKeys::new(&verifying);
+        assert!(keys.verifies(&second));
+        assert!(keys.verifies(&first));
+    }
+
+    #[test]
+    fn key_text_round_trips_and_rejects_junk() {
+        let (sealing, verifying) = pair();
+        let parsed: SealingKey = sealing.to_string().parse().unwrap();
+        assert_eq!(parsed.to_string(), sealing.to_string());
+        let parsed: SealVerifyingKey = verifying.to_string().parse().unwrap();
+        assert_eq!(parsed, verifying);
+        assert!(
+            "audit-layer sealing key v1\nstart 0\n"
+                .parse::<SealingKey>()
+                .is_err()
+        );
+        let zero_epoch = sealing
+            .to_string()
+            .replace("epoch-seconds 60", "epoch-seconds 0");
+        assert_eq!(
+            zero_epoch.parse::<SealingKey>().unwrap_err(),
+            SealError::BadEpoch
+        );
+    }
+}
