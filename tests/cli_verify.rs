@@ -125,3 +125,65 @@ fn unreadable_paths_and_bad_usage_exit_two() {
     assert_eq!(audit(&["verify"]).status.code(), Some(2));
     assert_eq!(audit(&["frobnicate"]).status.code(), Some(2));
 }
+
+/// Runs `audit ARGS` with its standard streams on a pseudo-terminal (through
+/// util-linux `script`), returning everything it wrote there; `None` where
+/// `script` is not installed.
+fn audit_on_a_terminal(args: &[&str]) -> Option<(Option<i32>, String)> {
+    let command = std::iter::once(env!("CARGO_BIN_EXE_audit"))
+        .chain(args.iter().copied())
+        .map(|arg| format!("'{}'", arg.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let output = std::process::Command::new("script")
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        .env_remove("AUDIT_LOG")
+        .output()
+        .ok()?;
+    Some((
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    ))
+}
+
+#[test]
+fn a_large_log_shows_progress_on_a_terminal_and_nowhere_else() {
+    let dir = tempfile::tempdir().unwrap();
+    // 80 records of 1 MiB: past the 64 MiB from which a bar is shown.
+    let (handle, guard) = AuditWriter::builder()
+        .spawn(FileSink::open(dir.path()).unwrap())
+        .unwrap();
+    let state = "x".repeat(1 << 20);
+    for n in 0..80 {
+        let event = audit_layer::AuditEvent::builder("export.run")
+            .resource(format!("export:{n}"))
+            .after(serde_json::json!({ "rows": state }))
+            .build();
+        handle.submit(event).unwrap();
+    }
+    guard.shutdown(Duration::from_secs(30)).unwrap();
+    let log = dir.path().to_str().unwrap();
+
+    let Some((status, terminal)) = audit_on_a_terminal(&["verify", log]) else {
+        eprintln!("skipped: util-linux `script` is not installed, so no terminal can be faked");
+        return;
+    };
+    assert_eq!(status, Some(0), "{terminal}");
+    assert!(
+        terminal.contains("verifying"),
+        "no progress bar on a terminal:\n{terminal}"
+    );
+    assert!(terminal.contains("intact"), "{terminal}");
+
+    // Piped, as in a script: no bar on stderr, the report unchanged on stdout.
+    let piped = audit(&["verify", log]);
+    assert_eq!(piped.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&piped.stderr).contains("verifying"));
+    assert!(text(&piped).contains("verified 80 records"));
+
+    // A small log verifies too fast for a bar to help: none even on a terminal.
+    let small = tempfile::tempdir().unwrap();
+    write_log(small.path(), 5, 1 << 30);
+    let (_, terminal) = audit_on_a_terminal(&["verify", small.path().to_str().unwrap()]).unwrap();
+    assert!(!terminal.contains("verifying"), "{terminal}");
+}
