@@ -25,6 +25,8 @@ enum Command {
     Show(commands::show::Args),
     /// Who did what to one resource, in order, with what changed each time.
     Timeline(commands::timeline::Args),
+    /// The records that match filters, for a SIEM: ECS or CADF JSON Lines, or CEF.
+    Export(commands::export::Args),
     /// Make a key pair for signing checkpoints.
     Keygen(commands::keygen::Args),
     /// Sign the current head of a log that verifies (a checkpoint).
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => commands::verify::run(&args),
         Command::Show(args) => commands::show::run(&args),
         Command::Timeline(args) => commands::timeline::run(&args),
+        Command::Export(args) => commands::export::run(&args),
         Command::Keygen(args) => commands::keygen::run(&args),
         Command::Checkpoint(args) => commands::checkpoint::run(&args),
     };

@@ -12,6 +12,9 @@
 //!   [`MemorySink`] (tests).
 //! - [`Verifier`]: checks every hash, link and seq of a log and reports every
 //!   problem with a stable code; the `audit verify` command wraps it.
+//! - [`LogReader`], [`RecordFilter`], [`Timeline`] and [`export`]: reading a
+//!   log back, selecting records, one resource's story, and the SIEM
+//!   formats (ECS, CADF, CEF).
 //!
 //! The on-disk format is a public contract, specified in `FORMAT.md`.
 //!
@@ -51,6 +54,7 @@ mod checkpoint;
 mod classify;
 mod current_call;
 mod encode;
+pub mod export;
 mod field_text;
 mod forward_seal;
 mod layer;
@@ -77,6 +81,7 @@ pub use checkpoint::{
 };
 pub use classify::ClassifyFailure;
 pub use current_call::{record_after, record_before, set_actor, set_context, set_resource};
+pub use export::ExportFormat;
 pub use forward_seal::{
     DEFAULT_EPOCH, ForwardSeals, Seal, SealError, SealVerifyingKey, SealingKey,
 };

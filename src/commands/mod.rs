@@ -3,6 +3,7 @@
 //! could not do its job.
 
 pub(crate) mod checkpoint;
+pub(crate) mod export;
 pub(crate) mod keygen;
 mod selection;
 pub(crate) mod show;

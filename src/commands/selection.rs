@@ -15,14 +15,74 @@ pub(crate) struct LogArgs {
     no_verify: bool,
 }
 
-/// The records selected, and what verification said about the log.
+/// Which records a query keeps (`audit show`, `audit export`).
+#[derive(Debug, clap::Args)]
+pub(crate) struct FilterArgs {
+    /// Only records by this actor.
+    #[arg(long)]
+    actor: Option<String>,
+    /// Only this action; a trailing `*` matches any suffix (`post.*`).
+    #[arg(long)]
+    action: Option<String>,
+    /// Only records on this resource.
+    #[arg(long)]
+    resource: Option<String>,
+    /// Only this outcome: success, failure, unknown, or a failure kind (denied, panicked...).
+    #[arg(long)]
+    outcome: Option<String>,
+    /// Only records at or after this time (RFC 3339, "2026-11-23 09:00", or an age like 2h).
+    #[arg(long, value_parser = parse_time)]
+    since: Option<audit_layer::Timestamp>,
+    /// Only records before this time.
+    #[arg(long, value_parser = parse_time)]
+    until: Option<audit_layer::Timestamp>,
+    /// Leave out audit-layer's own records (repairs, outages).
+    #[arg(long)]
+    no_system: bool,
+}
+
+impl FilterArgs {
+    /// The filter these flags describe.
+    pub(crate) fn filter(&self) -> RecordFilter {
+        let mut filter = RecordFilter::new();
+        if let Some(actor) = &self.actor {
+            filter = filter.actor(actor);
+        }
+        if let Some(action) = &self.action {
+            filter = filter.action(action);
+        }
+        if let Some(resource) = &self.resource {
+            filter = filter.resource(resource);
+        }
+        if let Some(outcome) = &self.outcome {
+            filter = filter.outcome(outcome);
+        }
+        if let Some(since) = self.since {
+            filter = filter.since(since);
+        }
+        if let Some(until) = self.until {
+            filter = filter.until(until);
+        }
+        if self.no_system {
+            filter = filter.application_only();
+        }
+        filter
+    }
+}
+
+/// The records selected, and whether the log they come from checks out.
 pub(crate) struct Selection {
     pub(crate) records: Vec<AuditRecord>,
+    pub(crate) check: LogCheck,
+}
+
+/// What verification said about the log, and the lines it could not read.
+pub(crate) struct LogCheck {
     pub(crate) verification: Option<Report>,
     pub(crate) unreadable: Vec<String>,
 }
 
-impl Selection {
+impl LogCheck {
     /// Whether the records come from a log that checks out.
     pub(crate) fn trustworthy(&self) -> bool {
         self.unreadable.is_empty() && self.verification.as_ref().is_none_or(Report::is_intact)
@@ -45,22 +105,35 @@ pub(crate) fn select(
     args: &LogArgs,
     filter: &RecordFilter,
 ) -> Result<Selection, Box<dyn std::error::Error>> {
+    let mut records = Vec::new();
+    let check = for_each_selected(args, filter, |record| {
+        records.push(record);
+        Ok(())
+    })?;
+    Ok(Selection { records, check })
+}
+
+/// Verifies the log (unless `--no-verify`), then hands each record that
+/// matches to `each`, in chain order, without holding them all.
+pub(crate) fn for_each_selected(
+    args: &LogArgs,
+    filter: &RecordFilter,
+    mut each: impl FnMut(AuditRecord) -> std::io::Result<()>,
+) -> Result<LogCheck, Box<dyn std::error::Error>> {
     let verification = if args.no_verify {
         None
     } else {
         Some(Verifier::new().verify_path(&args.log)?)
     };
-    let mut records = Vec::new();
     let mut unreadable = Vec::new();
     for record in LogReader::open(&args.log).map_err(|e| with_path(&args.log, e))? {
         match record {
-            Ok(record) if filter.matches(&record) => records.push(record),
+            Ok(record) if filter.matches(&record) => each(record)?,
             Ok(_) => {}
             Err(error) => unreadable.push(error.to_string()),
         }
     }
-    Ok(Selection {
-        records,
+    Ok(LogCheck {
         verification,
         unreadable,
     })

@@ -27,10 +27,10 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         writeln!(out)?;
     } else {
         write!(out, "{}", Timeline::new(&args.resource, &selection.records))?;
-        writeln!(out, "\n({})", selection.verdict())?;
+        writeln!(out, "\n({})", selection.check.verdict())?;
     }
-    if !selection.trustworthy() {
-        eprintln!("audit: {}", selection.verdict());
+    if !selection.check.trustworthy() {
+        eprintln!("audit: {}", selection.check.verdict());
     }
-    Ok(selection.trustworthy())
+    Ok(selection.check.trustworthy())
 }

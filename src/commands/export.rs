@@ -1,0 +1,63 @@
+//! `audit export`: the records that match, in a SIEM's format, one a line.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use audit_layer::ExportFormat;
+
+use super::selection::{FilterArgs, LogArgs, for_each_selected};
+
+/// Arguments of `audit export`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The format: ecs (Elastic Common Schema JSON), cadf (DMTF CADF JSON) or cef (ArcSight CEF).
+    #[arg(long, default_value = "ecs")]
+    format: ExportFormat,
+    /// Write to this file (created readable by its owner only) instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    log: LogArgs,
+    #[command(flatten)]
+    filter: FilterArgs,
+}
+
+pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
+    let (mut out, path): (Box<dyn Write>, _) = match &args.out {
+        Some(path) => (Box::new(owner_only(path)?), Some(path)),
+        None => (Box::new(io::stdout().lock()), None),
+    };
+    let mut out = BufWriter::new(&mut out);
+    let mut exported = 0u64;
+    let check = for_each_selected(&args.log, &args.filter.filter(), |record| {
+        exported += 1;
+        args.format.write(&mut out, &record)
+    })?;
+    out.flush()?;
+    for error in &check.unreadable {
+        eprintln!("audit: unreadable line {error}");
+    }
+    if let Some(path) = path {
+        eprintln!(
+            "exported {exported} record(s) to {}; {}",
+            path.display(),
+            check.verdict()
+        );
+    }
+    if !check.trustworthy() {
+        eprintln!("audit: {}", check.verdict());
+    }
+    Ok(check.trustworthy())
+}
+
+/// Creates (or truncates) `path` with mode 0600: an export is audit data.
+fn owner_only(path: &Path) -> Result<File, String> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))
+}
