@@ -534,9 +534,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "FINDINGS"
         }
     );
+    let signed = std::fs::read_dir(&checkpoints)?.count();
     println!(
-        "   {} signed checkpoints were sent to {}, outside the log.",
-        std::fs::read_dir(&checkpoints)?.count(),
+        "   {signed} signed checkpoint{} sent to {}, outside the log.",
+        if signed == 1 { " was" } else { "s were" },
         checkpoints.display()
     );
     println!();
@@ -562,6 +563,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "   cargo run --bin audit -- show --log {} --outcome denied",
+        log.display()
+    );
+    println!(
+        "   cargo run --bin audit -- export --log {} --format ecs    # or cadf, cef: for a SIEM",
         log.display()
     );
     println!(
