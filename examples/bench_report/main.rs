@@ -11,6 +11,7 @@
 mod audit_trail_peer;
 mod memory;
 mod scaling;
+mod strict;
 mod workload;
 
 use std::path::Path;
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use audit_layer::chain::ChainHead;
 use audit_layer::{
-    AuditEvent, AuditLayer, AuditWriter, Durability, FileSink, MemorySink, Verifier, audited,
+    AuditEvent, AuditLayer, AuditWriter, Durability, FileSink, MemorySink, Verifier,
 };
 use tracing_subscriber::prelude::*;
 
@@ -310,95 +311,6 @@ fn caller_cost_rows(scratch: &Path) {
     );
 }
 
-/// The handler of the strict-mode rows.
-#[audited(action = "payment.capture", actor = "bench", resource = n)]
-fn strict_call(n: u64) -> Result<u64, String> {
-    Ok(n)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-/// p50 and p99, in microseconds, of `fdatasync` after a 512-byte append.
-fn fsync_alone(dir: &Path) -> (f64, f64) {
-    use std::io::Write as _;
-    std::fs::create_dir_all(dir).expect("scratch dir");
-    let path = dir.join("fsync-probe");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .expect("open");
-    let mut samples: Vec<f64> = (0..2000)
-        .map(|_| {
-            file.write_all(&[b'x'; 512]).expect("write");
-            let start = Instant::now();
-            file.sync_data().expect("fdatasync");
-            start.elapsed().as_secs_f64() * 1e6
-        })
-        .collect();
-    let _ = std::fs::remove_file(path);
-    samples.sort_by(f64::total_cmp);
-    (percentile(&samples, 0.5), percentile(&samples, 0.99))
-}
-
-/// p50 and p99 of strict audited calls, in microseconds, with `callers` threads.
-fn strict_latency(dir: &Path, callers: usize, batch: usize) -> (f64, f64) {
-    let _ = std::fs::remove_dir_all(dir);
-    let sink = FileSink::open(dir).expect("open sink");
-    let (handle, guard) = AuditWriter::builder()
-        .max_batch_records(batch)
-        .spawn(sink)
-        .expect("spawn");
-    let dispatch = tracing::Dispatch::new(
-        tracing_subscriber::registry().with(AuditLayer::new(handle).strict(true)),
-    );
-    let calls_each = (12_800 / callers).max(200);
-    let start = std::sync::Arc::new(std::sync::Barrier::new(callers));
-    let mut samples: Vec<f64> = std::thread::scope(|scope| {
-        let threads: Vec<_> = (0..callers)
-            .map(|_| {
-                let (dispatch, start) = (dispatch.clone(), std::sync::Arc::clone(&start));
-                scope.spawn(move || {
-                    tracing::dispatcher::with_default(&dispatch, || {
-                        start.wait();
-                        (0..calls_each as u64)
-                            .map(|n| {
-                                let began = Instant::now();
-                                strict_call(n).expect("recorded");
-                                began.elapsed().as_secs_f64() * 1e6
-                            })
-                            .collect::<Vec<f64>>()
-                    })
-                })
-            })
-            .collect();
-        threads
-            .into_iter()
-            .flat_map(|t| t.join().expect("caller"))
-            .collect()
-    });
-    guard.shutdown(Duration::from_secs(60)).expect("shutdown");
-    samples.sort_by(f64::total_cmp);
-    (percentile(&samples, 0.5), percentile(&samples, 0.99))
-}
-
-fn strict_rows(scratch: &Path) {
-    let (fsync_p50, fsync_p99) = fsync_alone(scratch);
-    println!(
-        "| one fdatasync of a 512-byte append | p50 {fsync_p50:.0} µs, p99 {fsync_p99:.0} µs | | |"
-    );
-    for callers in [1, 8, 64] {
-        let (p50, p99) = strict_latency(&scratch.join("strict"), callers, 4096);
-        let (alone_p50, alone_p99) = strict_latency(&scratch.join("strict-alone"), callers, 1);
-        println!(
-            "| strict call latency, {callers} callers, group commit | p50 {p50:.0} µs, p99 {p99:.0} µs | each record synced alone: p50 {alone_p50:.0} µs, p99 {alone_p99:.0} µs | p99 / (one fsync p99 + 1 ms) = {:.2} |",
-            p99 / (fsync_p99 + 1000.0)
-        );
-    }
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [mode, dir] = args.as_slice()
@@ -435,7 +347,14 @@ fn main() {
         caller_cost_rows(&scratch.join("caller"));
     }
     if wants("strict") {
-        strict_rows(&scratch);
+        strict::rows(&scratch);
+    }
+    if args.iter().any(|a| a == "strict64") {
+        // Only strict mode at 64 callers, group commit: for profiling it.
+        let (p50, p99) = strict::thread_latency(&scratch.join("strict"), 64, 4096);
+        println!("| strict, 64 threads | p50 {p50:.0} µs, p99 {p99:.0} µs | | |");
+        let (p50, p99) = strict::task_latency(&scratch.join("strict-tasks"), 64);
+        println!("| strict, 64 tasks | p50 {p50:.0} µs, p99 {p99:.0} µs | | |");
     }
     if args.iter().any(|a| a == "ceiling") {
         // Only the single-core ceiling: for profiling the encode path.
