@@ -226,3 +226,86 @@ fn a_strict_call_after_the_writer_stopped_fails() {
         ));
     });
 }
+
+/// A memory sink whose syncs take as long as a slow disk's, and that counts
+/// appends and syncs.
+#[derive(Clone)]
+struct SlowDisk {
+    inner: Arc<std::sync::Mutex<audit_layer::MemorySink>>,
+    appends: Arc<AtomicU64>,
+    syncs: Arc<AtomicU64>,
+}
+
+impl audit_layer::sink::Sink for SlowDisk {
+    fn recover(&mut self) -> std::io::Result<audit_layer::sink::Recovery> {
+        self.inner.lock().unwrap().recover()
+    }
+
+    fn append(&mut self, batch: &audit_layer::sink::Batch<'_>) -> std::io::Result<()> {
+        self.appends.fetch_add(1, Ordering::SeqCst);
+        self.inner.lock().unwrap().append(batch)
+    }
+
+    fn sync(&mut self) -> std::io::Result<()> {
+        // The latency of the simulated disk, not a way of waiting for anything.
+        std::thread::sleep(Duration::from_millis(50));
+        self.syncs.fetch_add(1, Ordering::SeqCst);
+        self.inner.lock().unwrap().sync()
+    }
+}
+
+#[test]
+fn a_returning_wave_of_strict_callers_shares_one_sync() {
+    let (memory, log) = audit_layer::MemorySink::new();
+    let disk = SlowDisk {
+        inner: Arc::new(std::sync::Mutex::new(memory)),
+        appends: Arc::new(AtomicU64::new(0)),
+        syncs: Arc::new(AtomicU64::new(0)),
+    };
+    let (handle, guard) = AuditWriter::builder()
+        .max_commit_hold(Duration::from_secs(1))
+        .spawn(disk.clone())
+        .unwrap();
+    let event = |n: u64| {
+        audit_layer::AuditEvent::builder("transfer")
+            .resource(format!("transfer:{n}"))
+            .build()
+    };
+    let spin_until = |done: &dyn Fn() -> bool| {
+        while !done() {
+            std::thread::yield_now();
+        }
+    };
+
+    // A wave of three callers forms behind a lone first one: one sync for
+    // the first, one for the three that waited while it ran.
+    let first = handle.submit_acked(event(0)).unwrap();
+    spin_until(&|| disk.appends.load(Ordering::SeqCst) == 1);
+    let wave: Vec<_> = (1..4)
+        .map(|n| handle.submit_acked(event(n)).unwrap())
+        .collect();
+    first.wait().unwrap();
+    wave.into_iter().for_each(|ack| ack.wait().unwrap());
+    assert_eq!(disk.syncs.load(Ordering::SeqCst), 2);
+
+    // They come back spread out, as callers woken one after another do:
+    // the first at once, the other two 5 ms later. The first must not take
+    // a sync alone while the writer is idle; it waits for the other two,
+    // for at most one sync's time (here 50 ms).
+    let back = handle.submit_acked(event(4)).unwrap();
+    // The spread of the returning callers, part of the scenario (not a wait
+    // for the writer to do something).
+    std::thread::sleep(Duration::from_millis(5));
+    let rest: Vec<_> = (5..7)
+        .map(|n| handle.submit_acked(event(n)).unwrap())
+        .collect();
+    back.wait().unwrap();
+    rest.into_iter().for_each(|ack| ack.wait().unwrap());
+    assert_eq!(
+        disk.syncs.load(Ordering::SeqCst),
+        3,
+        "the returning wave was split across syncs"
+    );
+    guard.shutdown(Duration::from_secs(5)).unwrap();
+    assert_eq!(log.records().unwrap().len(), 7);
+}

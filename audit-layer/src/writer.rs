@@ -44,6 +44,9 @@ use crate::{FailureKind, Outcome};
 pub enum Durability {
     /// fsync after every batch, before acknowledging it. Many records share
     /// one fsync: the batch is everything queued while the last one ran.
+    /// A batch that strict callers are coming back to may be held a
+    /// moment so that they share its fsync; see
+    /// [`WriterBuilder::max_commit_hold`].
     #[default]
     GroupCommit,
     /// fsync at most once per interval.
@@ -299,6 +302,7 @@ impl AuditWriter {
 pub struct WriterBuilder {
     queue_capacity: usize,
     max_batch_records: usize,
+    max_commit_hold: Duration,
     durability: Durability,
     failure_policy: FailurePolicy,
     drop_timeout: Duration,
@@ -313,6 +317,7 @@ impl Default for WriterBuilder {
         WriterBuilder {
             queue_capacity: 8192,
             max_batch_records: 4096,
+            max_commit_hold: DEFAULT_MAX_COMMIT_HOLD,
             durability: Durability::default(),
             failure_policy: FailurePolicy::default(),
             drop_timeout: Duration::from_secs(10),
@@ -349,6 +354,30 @@ impl WriterBuilder {
     /// ```
     pub fn max_batch_records(mut self, records: usize) -> Self {
         self.max_batch_records = records.max(1);
+        self
+    }
+
+    /// The longest a batch is held for strict callers on their way back
+    /// (1 ms by default; `Duration::ZERO` never holds).
+    ///
+    /// Strict callers come back in waves: each sends its next record once
+    /// its last one is acknowledged. When the last batch had several callers
+    /// waiting on it and the writer is idle, a batch with fewer waiting is
+    /// held until as many wait again, for as long as the last sync took but
+    /// never longer than this, so the wave shares one sync instead of being
+    /// split across two. A lone strict caller is never held, and records
+    /// nobody waits for are never held. PostgreSQL's `commit_delay` and
+    /// MySQL's `binlog_group_commit_sync_delay` make the same trade.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = audit_layer::AuditWriter::builder()
+    ///     .max_commit_hold(std::time::Duration::from_micros(500));
+    /// # let _ = builder;
+    /// ```
+    pub fn max_commit_hold(mut self, hold: Duration) -> Self {
+        self.max_commit_hold = hold;
         self
     }
 
@@ -488,6 +517,7 @@ impl WriterBuilder {
             shared: Arc::clone(&shared),
             defaults: self.defaults.clone(),
             max_batch_records: self.max_batch_records,
+            max_commit_hold: self.max_commit_hold,
         };
         let worker = Worker {
             sink,
@@ -554,6 +584,9 @@ struct Shared {
     failing: AtomicBool,
     closed: AtomicBool,
     abandon: AtomicBool,
+    /// How long the last sync took, in nanoseconds: how long the encoder may
+    /// hold a batch for strict callers that are on their way back.
+    last_sync_nanos: AtomicU64,
     last_error: Mutex<Option<String>>,
     finished: Mutex<Option<Finished>>,
     finished_signal: Condvar,
@@ -583,6 +616,7 @@ impl Shared {
             next_seq: AtomicU64::new(next_seq),
             failing: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            last_sync_nanos: AtomicU64::new(0),
             abandon: AtomicBool::new(false),
             last_error: Mutex::new(None),
             finished: Mutex::new(None),
@@ -928,6 +962,8 @@ struct Bodies {
     ends: Vec<usize>,
     /// The acknowledgement each record's caller waits for, if any.
     acks: Vec<Option<AckSender>>,
+    /// How many of `acks` are some: callers waiting for this batch.
+    waiting: usize,
     flushes: Vec<AckSender>,
     shutdown: bool,
 }
@@ -944,6 +980,7 @@ impl Bodies {
     fn push(&mut self, event: &AuditEvent, ack: Option<AckSender>, defaults: &RecordDefaults) {
         encode_body(&mut self.bytes, event, defaults);
         self.ends.push(self.bytes.len());
+        self.waiting += usize::from(ack.is_some());
         self.acks.push(ack);
     }
 
@@ -979,11 +1016,16 @@ struct Encoder {
     shared: Arc<Shared>,
     defaults: RecordDefaults,
     max_batch_records: usize,
+    max_commit_hold: Duration,
 }
 
 impl Encoder {
     fn run(self) {
         let mut pending = Bodies::default();
+        // Callers that waited for the last batch handed over, and until
+        // when the current one may be held for them (see below).
+        let mut last_waiting = 0;
+        let mut hold_until: Option<Instant> = None;
         loop {
             if pending.is_empty() && !pending.shutdown {
                 // Once closed, a full queue may have kept the shutdown message
@@ -1013,10 +1055,34 @@ impl Encoder {
                 return;
             }
             if pending.len() >= self.max_batch_records {
+                (last_waiting, hold_until) = (pending.waiting, None);
                 if self.chainer.send(std::mem::take(&mut pending)).is_err() {
                     return;
                 }
                 continue;
+            }
+            // Strict callers come back in waves: each caller of the last
+            // batch sends its next record once that batch is acknowledged.
+            // Handing the first of them over alone would split the wave
+            // across two syncs. So while fewer callers wait than did last
+            // time, hold the batch for them, at most as long as one sync
+            // takes; a lone strict caller is never held.
+            if pending.waiting > 0
+                && pending.waiting < last_waiting
+                && !self.max_commit_hold.is_zero()
+            {
+                let until = *hold_until.get_or_insert_with(|| Instant::now() + self.hold_limit());
+                match self.receiver.recv_deadline(until) {
+                    Ok(message) => {
+                        pending.take(message, &self.defaults);
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => {
+                        pending.shutdown = true;
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                }
             }
             // Group commit: hand the batch over as soon as the chainer can
             // take it; while it is busy (writing, syncing), keep gathering.
@@ -1025,6 +1091,7 @@ impl Encoder {
             let receive = select.recv(&self.receiver);
             let operation = select.select();
             if operation.index() == send {
+                (last_waiting, hold_until) = (pending.waiting, None);
                 if operation
                     .send(&self.chainer, std::mem::take(&mut pending))
                     .is_err()
@@ -1040,7 +1107,18 @@ impl Encoder {
             }
         }
     }
+
+    /// The longest a batch is held for strict callers on their way back:
+    /// the last sync's duration, so a held record waits at most one sync
+    /// more, and never over [`WriterBuilder::max_commit_hold`].
+    fn hold_limit(&self) -> Duration {
+        Duration::from_nanos(self.shared.last_sync_nanos.load(Ordering::Relaxed))
+            .min(self.max_commit_hold)
+    }
 }
+
+/// The default of [`WriterBuilder::max_commit_hold`].
+const DEFAULT_MAX_COMMIT_HOLD: Duration = Duration::from_millis(1);
 
 /// The second stage: gives each body its seq and prev, hashes, writes,
 /// syncs, acknowledges, checkpoints.
@@ -1315,7 +1393,13 @@ impl<S: Sink> Worker<S> {
     }
 
     fn sync_now(&mut self) -> Option<WriteError> {
-        match self.sink.sync() {
+        let started = Instant::now();
+        let synced = self.sink.sync();
+        self.shared.last_sync_nanos.store(
+            u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        match synced {
             Ok(()) => {
                 self.unsynced = false;
                 self.synced = self.head;
