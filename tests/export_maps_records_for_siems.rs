@@ -154,6 +154,9 @@ fn cadf_names_initiator_target_and_observer() {
     assert_eq!(attachment_names, ["before", "after", "changes", "context"]);
     assert_eq!(events[1]["outcome"], "failure");
     assert_eq!(events[1]["reason"]["reasonCode"], "denied");
+    assert_eq!(events[1]["attachments"][0]["name"], "reason");
+    assert_eq!(events[1]["attachments"][0]["typeURI"], "text/plain");
+    assert_eq!(events[1]["attachments"][0]["content"], "not an editor");
     assert_eq!(events[2]["initiator"]["id"], "unknown");
     assert_eq!(events[2]["target"]["id"], "unknown");
     assert!(events[2]["initiator"].get("host").is_none());

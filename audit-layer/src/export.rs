@@ -196,8 +196,8 @@ pub fn to_ecs(record: &AuditRecord) -> Value {
 /// The record as a DMTF CADF event (DSP0262 1.0): `initiator` (the actor,
 /// with the source IP as its host address), `action`, `target` (the
 /// resource), `outcome`, `reason` (the failure kind as `reasonCode`),
-/// `observer` (the service and host that recorded it); before, after,
-/// changes and context as `attachments`; the chain as `tags`.
+/// `observer` (the service and host that recorded it); the failure's text,
+/// before, after, changes and context as `attachments`; the chain as `tags`.
 ///
 /// CADF requires an initiator and a target; where the record names none,
 /// their id is `unknown`, which CADF reserves for exactly that.
@@ -238,6 +238,9 @@ pub fn to_cadf(record: &AuditRecord) -> Value {
         observer["host"] = json!({ "address": host });
     }
     let mut attachments = Vec::new();
+    if let Some(reason) = record.outcome.reason() {
+        attachments.push(json!({ "name": "reason", "typeURI": "text/plain", "content": reason }));
+    }
     let mut attach = |name: &str, content: Value| {
         attachments
             .push(json!({ "name": name, "typeURI": "application/json", "content": content }));
@@ -274,8 +277,6 @@ pub fn to_cadf(record: &AuditRecord) -> Value {
         cadf["reason"] = json!({
             "reasonType": "audit-layer/failure-kind",
             "reasonCode": kind.as_str(),
-            "policyType": "audit-layer/reason",
-            "policyId": record.outcome.reason(),
         });
     }
     if !attachments.is_empty() {
