@@ -324,3 +324,68 @@ fn a_tampered_log_still_exports_but_warns_and_exits_one() {
     assert_eq!(status, Some(2));
     assert!(err.contains("use ecs, cadf or cef"), "{err}");
 }
+
+#[test]
+fn an_incremental_export_hands_over_each_record_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path());
+    let log = dir.path().to_str().unwrap();
+    let last_seq = |stderr: &str| -> u64 {
+        let range = stderr
+            .split(", seq ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no seq range in {stderr}"));
+        let last = range
+            .split(" to ")
+            .next()
+            .unwrap()
+            .split("..")
+            .nth(1)
+            .unwrap();
+        last.parse().unwrap()
+    };
+
+    let (status, first, err) = export(&["--log", log]);
+    assert_eq!(status, Some(0), "{err}");
+    assert!(
+        err.contains("exported 4 record(s), seq 0..3 to standard output"),
+        "{err}"
+    );
+    let cursor = last_seq(&err);
+
+    // The service runs on and writes three more records.
+    let (handle, guard) = AuditWriter::builder()
+        .spawn(FileSink::open(dir.path()).unwrap())
+        .unwrap();
+    for n in 0..3 {
+        handle
+            .submit(
+                AuditEvent::builder("post.view")
+                    .resource(format!("post:{n}"))
+                    .build(),
+            )
+            .unwrap();
+    }
+    guard.shutdown(Duration::from_secs(10)).unwrap();
+
+    let (status, second, err) = export(&["--log", log, "--after-seq", &cursor.to_string()]);
+    assert_eq!(status, Some(0), "{err}");
+    let seqs = |text: &str| -> Vec<u64> {
+        json_lines(text)
+            .iter()
+            .map(|e| e["audit_layer"]["seq"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(seqs(&second), [4, 5, 6]);
+    let all: Vec<u64> = seqs(&first).into_iter().chain(seqs(&second)).collect();
+    assert_eq!(all, (0..7).collect::<Vec<_>>());
+
+    // Nothing new: nothing exported, and the report says so.
+    let (status, third, err) = export(&["--log", log, "--after-seq", "6"]);
+    assert_eq!(status, Some(0), "{err}");
+    assert!(third.is_empty());
+    assert!(
+        err.contains("exported 0 record(s) to standard output"),
+        "{err}"
+    );
+}

@@ -27,6 +27,7 @@ pub struct RecordFilter {
     outcome: Option<String>,
     since: Option<Timestamp>,
     until: Option<Timestamp>,
+    after_seq: Option<u64>,
     application_only: bool,
 }
 
@@ -107,6 +108,21 @@ impl RecordFilter {
         self
     }
 
+    /// Records after this seq: the cursor of an incremental export, which
+    /// hands over each record once however often it runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // The last run exported up to seq 41272; this one starts after it.
+    /// let filter = audit_layer::RecordFilter::new().after_seq(41272);
+    /// # let _ = filter;
+    /// ```
+    pub fn after_seq(mut self, seq: u64) -> Self {
+        self.after_seq = Some(seq);
+        self
+    }
+
     /// Leaves out audit-layer's own records (repairs, outages).
     ///
     /// # Examples
@@ -158,5 +174,6 @@ impl RecordFilter {
             && text_matches(&self.resource, record.resource.as_deref())
             && self.since.is_none_or(|since| record.time >= since)
             && self.until.is_none_or(|until| record.time < until)
+            && self.after_seq.is_none_or(|after| record.seq > after)
     }
 }

@@ -30,21 +30,25 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     };
     let mut out = BufWriter::new(&mut out);
     let mut exported = 0u64;
+    let mut seqs: Option<(u64, u64)> = None;
     let check = for_each_selected(&args.log, &args.filter.filter(), |record| {
         exported += 1;
+        seqs = Some(seqs.map_or((record.seq, record.seq), |(first, _)| (first, record.seq)));
         args.format.write(&mut out, &record)
     })?;
     out.flush()?;
     for error in &check.unreadable {
         eprintln!("audit: unreadable line {error}");
     }
-    if let Some(path) = path {
-        eprintln!(
-            "exported {exported} record(s) to {}; {}",
-            path.display(),
-            check.verdict()
-        );
-    }
+    // The last seq is what the next run's --after-seq takes.
+    let range = seqs.map_or(String::new(), |(first, last)| {
+        format!(", seq {first}..{last}")
+    });
+    let destination = path.map_or("standard output".into(), |p| p.display().to_string());
+    eprintln!(
+        "exported {exported} record(s){range} to {destination}; {}",
+        check.verdict()
+    );
     if !check.trustworthy() {
         eprintln!("audit: {}", check.verdict());
     }

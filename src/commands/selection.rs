@@ -36,6 +36,9 @@ pub(crate) struct FilterArgs {
     /// Only records before this time.
     #[arg(long, value_parser = parse_time)]
     until: Option<audit_layer::Timestamp>,
+    /// Only records after this seq (the last seq of an earlier export).
+    #[arg(long, value_name = "SEQ")]
+    after_seq: Option<u64>,
     /// Leave out audit-layer's own records (repairs, outages).
     #[arg(long)]
     no_system: bool,
@@ -62,6 +65,9 @@ impl FilterArgs {
         }
         if let Some(until) = self.until {
             filter = filter.until(until);
+        }
+        if let Some(seq) = self.after_seq {
+            filter = filter.after_seq(seq);
         }
         if self.no_system {
             filter = filter.application_only();
