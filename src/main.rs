@@ -31,6 +31,8 @@ enum Command {
     Keygen(commands::keygen::Args),
     /// Sign the current head of a log that verifies (a checkpoint).
     Checkpoint(commands::checkpoint::Args),
+    /// The pseudonyms of values, to look a person up in a pseudonymised log.
+    Pseudonym(commands::pseudonym::Args),
 }
 
 /// Exit status for a log that is intact.
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Export(args) => commands::export::run(&args),
         Command::Keygen(args) => commands::keygen::run(&args),
         Command::Checkpoint(args) => commands::checkpoint::run(&args),
+        Command::Pseudonym(args) => commands::pseudonym::run(&args),
     };
     match result {
         Ok(true) => ExitCode::from(INTACT),

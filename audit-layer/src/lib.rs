@@ -59,6 +59,7 @@ mod field_text;
 mod forward_seal;
 mod layer;
 mod note;
+mod privacy;
 mod query;
 mod read;
 mod record;
@@ -87,6 +88,7 @@ pub use forward_seal::{
 };
 pub use layer::AuditLayer;
 pub use note::{NoteError, SignerKey, VerifierKey};
+pub use privacy::{PSEUDONYM_PREFIX, Privacy, PseudonymKey, REDACTED};
 pub use query::RecordFilter;
 pub use read::{LogReader, ReadError};
 pub use record::{

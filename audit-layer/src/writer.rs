@@ -14,6 +14,7 @@ use crate::ack::{self, Ack, AckSender};
 use crate::chain::ChainHead;
 use crate::checkpoint::{Anchor, Checkpoint, Checkpoints, RetentionPolicy};
 use crate::forward_seal::ForwardSeals;
+use crate::privacy::Privacy;
 use crate::record::{AuditEvent, RecordDefaults, encode_body, seal_line};
 use crate::sink::{Batch, BatchRecord, Recovery, Repair, Sink};
 use crate::time::Timestamp;
@@ -310,6 +311,7 @@ pub struct WriterBuilder {
     checkpoints: Option<Checkpoints>,
     retention: Option<RetentionPolicy>,
     forward_seals: Option<ForwardSeals>,
+    privacy: Option<Privacy>,
 }
 
 impl Default for WriterBuilder {
@@ -328,6 +330,7 @@ impl Default for WriterBuilder {
             checkpoints: None,
             retention: None,
             forward_seals: None,
+            privacy: None,
         }
     }
 }
@@ -471,6 +474,17 @@ impl WriterBuilder {
         self
     }
 
+    /// Redacts or pseudonymises named values before records are hashed and
+    /// written; see [`Privacy`].
+    ///
+    /// # Examples
+    ///
+    /// See [`Privacy`].
+    pub fn privacy(mut self, policy: Privacy) -> Self {
+        self.privacy = Some(policy);
+        self
+    }
+
     /// Seals the chain's head at the end of every epoch with a key that
     /// evolves and is erased behind it, so that a thief of the writer's key
     /// cannot re-seal earlier records; see [`ForwardSeals`].
@@ -502,6 +516,9 @@ impl WriterBuilder {
                 "retention needs checkpoints: their key signs the anchor that keeps the rest verifiable",
             ));
         }
+        if let Some(privacy) = &self.privacy {
+            privacy.check()?;
+        }
         let recovery = sink.recover()?;
         let (sender, receiver) = crossbeam_channel::bounded(self.queue_capacity);
         let shared = Arc::new(Shared::new(recovery.head.next_seq));
@@ -518,6 +535,7 @@ impl WriterBuilder {
             defaults: self.defaults.clone(),
             max_batch_records: self.max_batch_records,
             max_commit_hold: self.max_commit_hold,
+            privacy: self.privacy,
         };
         let worker = Worker {
             sink,
@@ -1017,6 +1035,7 @@ struct Encoder {
     defaults: RecordDefaults,
     max_batch_records: usize,
     max_commit_hold: Duration,
+    privacy: Option<Privacy>,
 }
 
 impl Encoder {
@@ -1035,21 +1054,21 @@ impl Encoder {
                 } else {
                     // Blocking is safe: the queue is empty, so a shutdown message fits in it.
                     match self.receiver.recv() {
-                        Ok(message) => pending.take(message, &self.defaults),
+                        Ok(message) => self.accept(&mut pending, message),
                         Err(_) => pending.shutdown = true,
                     }
                 }
             }
             while pending.len() < self.max_batch_records && !pending.shutdown {
                 match self.receiver.try_recv() {
-                    Ok(message) => pending.take(message, &self.defaults),
+                    Ok(message) => self.accept(&mut pending, message),
                     Err(_) => break,
                 }
             }
             if pending.shutdown {
                 // Events accepted just before the shutdown message are written too.
                 while let Ok(message) = self.receiver.try_recv() {
-                    pending.take(message, &self.defaults);
+                    self.accept(&mut pending, message);
                 }
                 let _ = self.chainer.send(pending);
                 return;
@@ -1074,7 +1093,7 @@ impl Encoder {
                 let until = *hold_until.get_or_insert_with(|| Instant::now() + self.hold_limit());
                 match self.receiver.recv_deadline(until) {
                     Ok(message) => {
-                        pending.take(message, &self.defaults);
+                        self.accept(&mut pending, message);
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => {
@@ -1101,11 +1120,20 @@ impl Encoder {
             } else {
                 debug_assert_eq!(operation.index(), receive);
                 match operation.recv(&self.receiver) {
-                    Ok(message) => pending.take(message, &self.defaults),
+                    Ok(message) => self.accept(&mut pending, message),
                     Err(_) => pending.shutdown = true,
                 }
             }
         }
+    }
+
+    /// Adds a message to the batch being gathered, hiding what the privacy
+    /// policy names first: before the record is encoded, so before it is hashed.
+    fn accept(&self, pending: &mut Bodies, mut message: Message) {
+        if let (Some(privacy), Message::Record { event, .. }) = (&self.privacy, &mut message) {
+            privacy.apply(event);
+        }
+        pending.take(message, &self.defaults);
     }
 
     /// The longest a batch is held for strict callers on their way back:

@@ -1,26 +1,31 @@
 //! `audit keygen NAME`: a key pair for signing checkpoints; `audit keygen
-//! --seal`: a key pair for forward-secure seals.
+//! --seal`: a key pair for forward-secure seals; `audit keygen --pseudonym`:
+//! a key for pseudonyms.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use audit_layer::{DEFAULT_EPOCH, SealingKey, SignerKey};
+use audit_layer::{DEFAULT_EPOCH, PseudonymKey, SealingKey, SignerKey};
 
 /// Arguments of `audit keygen`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The key's name: a schema-less URL naming the log, such as example.com/audit/billing.
-    #[arg(required_unless_present = "seal")]
+    #[arg(required_unless_present_any = ["seal", "pseudonym"])]
     name: Option<String>,
     /// Writes PREFIX.key (private, mode 0600) and PREFIX.pub; with --seal,
-    /// PREFIX.sealing and PREFIX.seal-verify (both secret, mode 0600).
+    /// PREFIX.sealing and PREFIX.seal-verify (both secret, mode 0600); with
+    /// --pseudonym, PREFIX.pseudonym (secret, mode 0600).
     #[arg(long, default_value = "audit-key")]
     out: PathBuf,
     /// Make a forward-secure seal key pair instead of a checkpoint key.
     #[arg(long, conflicts_with = "name")]
     seal: bool,
+    /// Make a key for pseudonyms (Privacy::pseudonym_key, `audit pseudonym`).
+    #[arg(long, conflicts_with_all = ["name", "seal"])]
+    pseudonym: bool,
     /// How long each seal epoch lasts (with --seal), e.g. 15m, 1h.
     #[arg(long, requires = "seal", value_parser = humantime::parse_duration)]
     epoch: Option<Duration>,
@@ -42,6 +47,17 @@ fn create_secret(path: &Path, text: &str) -> Result<(), Box<dyn std::error::Erro
 pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     if args.seal {
         return seal_keys(args);
+    }
+    if args.pseudonym {
+        let path = args.out.with_extension("pseudonym");
+        PseudonymKey::generate()?
+            .save(&path)
+            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        println!(
+            "pseudonym key: {} (for the writer: PseudonymKey::load; for investigators: audit pseudonym --key)",
+            path.display()
+        );
+        return Ok(true);
     }
     let name = args.name.as_deref().unwrap_or_default();
     let key = SignerKey::generate(name)?;

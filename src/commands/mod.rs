@@ -5,6 +5,7 @@
 pub(crate) mod checkpoint;
 pub(crate) mod export;
 pub(crate) mod keygen;
+pub(crate) mod pseudonym;
 mod selection;
 pub(crate) mod show;
 mod table;
