@@ -54,7 +54,7 @@ use tracing_subscriber::layer::SubscriberExt;
 
 use crate::{
     AuditHandle, AuditLayer, AuditRecord, AuditWriter, Change, Durability, FailureKind, MemoryLog,
-    MemorySink, RecordKind, Verifier, WriterGuard,
+    MemorySink, Privacy, RecordKind, Verifier, WriterGuard,
 };
 
 thread_local! {
@@ -115,10 +115,50 @@ pub fn capture_with(
         AuditLayer<tracing_subscriber::Registry>,
     ) -> AuditLayer<tracing_subscriber::Registry>,
 ) -> AuditCapture {
+    start(None, configure)
+}
+
+/// Like [`capture`], with the writer applying `policy`, as the service's own
+/// writer does: a test can then assert that a secret is redacted or a
+/// person pseudonymised in what is recorded.
+///
+/// # Panics
+///
+/// See [`capture`]; also when the policy pseudonymises without a key.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{audited, Privacy, REDACTED};
+/// use audit_layer::testing::{capture_with_privacy, Expect};
+///
+/// #[audited(action = "session.login", actor = user, before = serde_json::json!({"password": password}))]
+/// fn login(user: &str, password: &str) -> bool { password == "hunter2" }
+///
+/// let audit = capture_with_privacy(Privacy::new().redact(["password"]));
+/// login("alice", "hunter2");
+/// audit.assert_one(
+///     &Expect::action("session.login").before(serde_json::json!({"password": REDACTED})),
+/// );
+/// ```
+pub fn capture_with_privacy(policy: Privacy) -> AuditCapture {
+    start(Some(policy), |layer| layer)
+}
+
+fn start(
+    privacy: Option<Privacy>,
+    configure: impl FnOnce(
+        AuditLayer<tracing_subscriber::Registry>,
+    ) -> AuditLayer<tracing_subscriber::Registry>,
+) -> AuditCapture {
     let (sink, log) = MemorySink::new();
-    let (handle, writer) = AuditWriter::builder()
+    let mut builder = AuditWriter::builder()
         .durability(Durability::Buffered)
-        .host("test")
+        .host("test");
+    if let Some(privacy) = privacy {
+        builder = builder.privacy(privacy);
+    }
+    let (handle, writer) = builder
         .spawn(sink)
         .expect("start the capture's writer thread");
     let layer = configure(AuditLayer::new(handle.clone()));
