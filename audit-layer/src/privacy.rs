@@ -30,9 +30,11 @@ use std::path::Path;
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::changes::{Change, diff};
 use crate::record::{AuditEvent, RecordKind, Text};
 
 /// What a redacted value is replaced with.
@@ -310,10 +312,12 @@ impl Privacy {
     }
 
     /// Applies the policy to an application event (audit-layer's own
-    /// records carry no personal data and are left alone).
-    pub(crate) fn apply(&self, event: &mut AuditEvent) {
+    /// records carry no personal data and are left alone). Returns the
+    /// changes between the hidden before and after when it parsed both,
+    /// so that they need not be parsed again.
+    pub(crate) fn apply(&self, event: &mut AuditEvent) -> Option<Vec<Change>> {
         if event.kind == RecordKind::System {
-            return;
+            return None;
         }
         if self.actor
             && let Some(actor) = &mut event.actor
@@ -333,18 +337,32 @@ impl Privacy {
             }
         }
         if self.redact.is_empty() && self.pseudonymise.is_empty() {
-            return;
+            return None;
         }
-        for raw in [&mut event.before, &mut event.after].into_iter().flatten() {
-            // State that does not parse is left as it is: it was serialised
-            // by serde_json on the caller's thread.
-            if let Ok(mut value) = serde_json::from_str::<Value>(raw.get())
-                && self.hide_in(&mut value)
-                && let Ok(hidden) = serde_json::value::to_raw_value(&value)
-            {
-                *raw = hidden;
-            }
+        let before = event.before.as_mut().and_then(|raw| self.hide_raw(raw));
+        let after = event.after.as_mut().and_then(|raw| self.hide_raw(raw));
+        match (before, after) {
+            (Some(before), Some(after)) => Some(diff(&before, &after)),
+            _ => None,
         }
+    }
+
+    /// Hides the named values in one serialised state, in place; returns
+    /// the state as parsed (and hidden).
+    ///
+    /// State is JSON by construction (`RawValue`); should it ever fail to
+    /// parse or to serialise again, all of it is redacted: the policy fails
+    /// closed.
+    fn hide_raw(&self, raw: &mut Box<RawValue>) -> Option<Value> {
+        let redacted = || serde_json::value::to_raw_value(REDACTED).expect("a string serialises");
+        let Ok(mut value) = serde_json::from_str::<Value>(raw.get()) else {
+            *raw = redacted();
+            return None;
+        };
+        if self.hide_in(&mut value) {
+            *raw = serde_json::value::to_raw_value(&value).unwrap_or_else(|_| redacted());
+        }
+        Some(value)
     }
 
     /// Hides the named values at any depth of `value`; says whether any was.

@@ -12,7 +12,9 @@ use serde_json::json;
 
 use crate::ack::{self, Ack, AckSender};
 use crate::chain::ChainHead;
+use crate::changes::Change;
 use crate::checkpoint::{Anchor, Checkpoint, Checkpoints, RetentionPolicy};
+use crate::encode::push_body;
 use crate::forward_seal::ForwardSeals;
 use crate::privacy::Privacy;
 use crate::record::{AuditEvent, RecordDefaults, encode_body, seal_line};
@@ -997,6 +999,22 @@ impl Bodies {
 
     fn push(&mut self, event: &AuditEvent, ack: Option<AckSender>, defaults: &RecordDefaults) {
         encode_body(&mut self.bytes, event, defaults);
+        self.pushed(ack);
+    }
+
+    /// Like [`push`](Bodies::push), with `changes` already worked out.
+    fn push_with_changes(
+        &mut self,
+        event: &AuditEvent,
+        ack: Option<AckSender>,
+        changes: &[Change],
+        defaults: &RecordDefaults,
+    ) {
+        push_body(&mut self.bytes, event, Some(changes), defaults);
+        self.pushed(ack);
+    }
+
+    fn pushed(&mut self, ack: Option<AckSender>) {
         self.ends.push(self.bytes.len());
         self.waiting += usize::from(ack.is_some());
         self.acks.push(ack);
@@ -1129,11 +1147,20 @@ impl Encoder {
 
     /// Adds a message to the batch being gathered, hiding what the privacy
     /// policy names first: before the record is encoded, so before it is hashed.
-    fn accept(&self, pending: &mut Bodies, mut message: Message) {
-        if let (Some(privacy), Message::Record { event, .. }) = (&self.privacy, &mut message) {
-            privacy.apply(event);
+    fn accept(&self, pending: &mut Bodies, message: Message) {
+        match (&self.privacy, message) {
+            (Some(privacy), Message::Record { mut event, ack }) => {
+                // The policy parses before and after to hide what it names;
+                // the changes between them come from that parse, not a second.
+                match privacy.apply(&mut event) {
+                    Some(changes) => {
+                        pending.push_with_changes(&event, ack, &changes, &self.defaults);
+                    }
+                    None => pending.push(&event, ack, &self.defaults),
+                }
+            }
+            (_, message) => pending.take(message, &self.defaults),
         }
-        pending.take(message, &self.defaults);
     }
 
     /// The longest a batch is held for strict callers on their way back:
