@@ -227,7 +227,7 @@ fn a_strict_call_after_the_writer_stopped_fails() {
     });
 }
 
-/// A memory sink whose syncs take as long as a slow disk's, and that counts
+/// A memory sink whose syncs take 100 ms, as a slow disk's can, and that counts
 /// appends and syncs.
 #[derive(Clone)]
 struct SlowDisk {
@@ -248,7 +248,7 @@ impl audit_layer::sink::Sink for SlowDisk {
 
     fn sync(&mut self) -> std::io::Result<()> {
         // The latency of the simulated disk, not a way of waiting for anything.
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(100));
         self.syncs.fetch_add(1, Ordering::SeqCst);
         self.inner.lock().unwrap().sync()
     }
@@ -291,7 +291,7 @@ fn a_returning_wave_of_strict_callers_shares_one_sync() {
     // They come back spread out, as callers woken one after another do:
     // the first at once, the other two 5 ms later. The first must not take
     // a sync alone while the writer is idle; it waits for the other two,
-    // for at most one sync's time (here 50 ms).
+    // for at most one sync's time (here 100 ms).
     let back = handle.submit_acked(event(4)).unwrap();
     // The spread of the returning callers, part of the scenario (not a wait
     // for the writer to do something).
