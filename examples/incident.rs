@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use audit_layer::{
-    AuditLayer, AuditRecord, AuditWriter, CheckpointDir, Checkpoints, FileSink, LogReader,
-    RecordFilter, SignerKey, Timeline, Verifier,
+    AuditLayer, AuditRecord, AuditWriter, CheckpointDir, Checkpoints, FileSink, LogReader, Privacy,
+    PseudonymKey, RecordFilter, SignerKey, Timeline, Verifier,
 };
 use axum::http::Method;
 use serde_json::{Value, json};
@@ -480,6 +480,20 @@ fn fresh_log_dir(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Every segment of the log, as text.
+fn segment_text(log: &Path) -> std::io::Result<String> {
+    let mut segments: Vec<PathBuf> = std::fs::read_dir(log)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    segments.retain(|path| path.extension().is_some_and(|e| e == "jsonl"));
+    segments.sort();
+    let mut text = String::new();
+    for segment in segments {
+        text.push_str(&std::fs::read_to_string(segment)?);
+    }
+    Ok(text)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let log = PathBuf::from(
@@ -497,8 +511,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let checkpoints = PathBuf::from(format!("{}-checkpoints", log.display()));
     fresh_checkpoint_dir(&checkpoints)?;
     let key = SignerKey::generate("example.com/blog/audit")?;
+    // Email addresses are personal data: the trail keeps keyed pseudonyms.
+    let pseudonyms = PseudonymKey::generate()?;
     let (audit, guard) = AuditWriter::builder()
         .service("blog-api")
+        .privacy(
+            Privacy::new()
+                .pseudonymise(["email"])
+                .pseudonym_key(pseudonyms.clone()),
+        )
         .checkpoints(
             Checkpoints::new(key.clone(), CheckpointDir::new(&checkpoints)).every_records(10),
         )
@@ -533,6 +554,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             "FINDINGS"
         }
+    );
+    let log_text = segment_text(&log)?;
+    println!(
+        "   Personal data: bob@example.com appears {} times in the log; as its pseudonym {} it appears {} times.",
+        log_text.matches("bob@example.com").count(),
+        pseudonyms.pseudonym("bob@example.com"),
+        log_text
+            .matches(&pseudonyms.pseudonym("bob@example.com"))
+            .count()
     );
     let signed = std::fs::read_dir(&checkpoints)?.count();
     println!(

@@ -32,6 +32,11 @@ fn the_incident_demo_answers_and_catches_tampering() {
     assert!(text.contains("28 records written"), "{text}");
     assert!(text.contains("verified 28 records, seq 0..27"), "{text}");
     assert!(text.contains(": intact"), "{text}");
+    // Personal data is pseudonymised before it is hashed: never in clear.
+    assert!(
+        text.contains("bob@example.com appears 0 times in the log; as its pseudonym pseudo:"),
+        "{text}"
+    );
     assert!(text.contains("Post 42 was published by mallory"), "{text}");
     assert!(text.contains("It was NOT approved"), "{text}");
     assert!(text.contains("Compare post 40: approved by bob"), "{text}");
