@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::chain::{FORMAT_VERSION, Hash};
 use crate::changes::Change;
-use crate::record::{AuditEvent, CodeLocation, RecordDefaults};
+use crate::record::{AuditEvent, CodeLocation, RecordDefaults, duration_nanos};
 
 /// How serde_json escapes each byte: 0 for "as is", else the escape letter.
 const ESCAPE: [u8; 256] = {
@@ -185,7 +185,7 @@ pub(crate) fn push_body(
     }
     out.extend_from_slice(b",\"duration_ns\":");
     match event.duration {
-        Some(duration) => push_u64(out, u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)),
+        Some(duration) => push_u64(out, duration_nanos(duration)),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"service\":");

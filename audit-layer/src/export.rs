@@ -19,7 +19,7 @@ use std::time::UNIX_EPOCH;
 
 use serde_json::{Map, Value, json};
 
-use crate::record::{AuditRecord, FailureKind, Outcome};
+use crate::record::{AuditRecord, FailureKind, Outcome, duration_nanos};
 
 /// The ECS version the [`ExportFormat::Ecs`] mapping follows.
 pub const ECS_VERSION: &str = "8.11.0";
@@ -137,7 +137,7 @@ pub fn to_ecs(record: &AuditRecord) -> Value {
         event.insert("reason".into(), json!(reason));
     }
     if let Some(duration) = record.duration {
-        event.insert("duration".into(), json!(saturating_nanos(duration)));
+        event.insert("duration".into(), json!(duration_nanos(duration)));
     }
     let mut ecs = Map::new();
     ecs.insert("@timestamp".into(), json!(record.time.to_string()));
@@ -284,7 +284,7 @@ pub fn to_cadf(record: &AuditRecord) -> Value {
     }
     if let Some(duration) = record.duration {
         cadf["measurements"] = json!([{
-            "result": saturating_nanos(duration),
+            "result": duration_nanos(duration),
             "metric": { "metricId": "duration", "unit": "ns", "name": "duration" },
         }]);
     }
@@ -422,10 +422,6 @@ fn source_ip(record: &AuditRecord) -> Option<IpAddr> {
     text.parse::<IpAddr>()
         .ok()
         .or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
-}
-
-fn saturating_nanos(duration: std::time::Duration) -> u64 {
-    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// A CEF header field: `\` and `|` escaped; a line break would end the

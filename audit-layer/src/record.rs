@@ -903,7 +903,8 @@ struct RecordLine<'a> {
     hash: Option<Hash>,
 }
 
-fn duration_nanos(duration: Duration) -> u64 {
+/// Nanoseconds as records carry them (`duration_ns`), saturating.
+pub(crate) fn duration_nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 

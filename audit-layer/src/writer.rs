@@ -17,7 +17,7 @@ use crate::checkpoint::{Anchor, Checkpoint, Checkpoints, RetentionPolicy};
 use crate::encode::push_body;
 use crate::forward_seal::ForwardSeals;
 use crate::privacy::Privacy;
-use crate::record::{AuditEvent, RecordDefaults, encode_body, seal_line};
+use crate::record::{AuditEvent, RecordDefaults, duration_nanos, encode_body, seal_line};
 use crate::sink::{Batch, BatchRecord, Recovery, Repair, Sink};
 use crate::time::Timestamp;
 use crate::{FailureKind, Outcome};
@@ -1450,15 +1450,15 @@ impl<S: Sink> Worker<S> {
     fn sync_now(&mut self) -> Option<WriteError> {
         let started = Instant::now();
         let synced = self.sink.sync();
-        self.shared.last_sync_nanos.store(
-            u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
+        let finished = Instant::now();
+        self.shared
+            .last_sync_nanos
+            .store(duration_nanos(finished - started), Ordering::Relaxed);
         match synced {
             Ok(()) => {
                 self.unsynced = false;
                 self.synced = self.head;
-                self.last_sync = Instant::now();
+                self.last_sync = finished;
                 None
             }
             Err(error) => {
