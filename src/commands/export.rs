@@ -37,9 +37,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         args.format.write(&mut out, &record)
     })?;
     out.flush()?;
-    for error in &check.unreadable {
-        eprintln!("audit: unreadable line {error}");
-    }
+    check.report_unreadable();
     // The last seq is what the next run's --after-seq takes.
     let range = seqs.map_or(String::new(), |(first, last)| {
         format!(", seq {first}..{last}")
@@ -49,10 +47,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         "exported {exported} record(s){range} to {destination}; {}",
         check.verdict()
     );
-    if !check.trustworthy() {
-        eprintln!("audit: {}", check.verdict());
-    }
-    Ok(check.trustworthy())
+    Ok(check.warn_unless_trustworthy())
 }
 
 /// Creates (or truncates) `path` with mode 0600: an export is audit data.

@@ -89,6 +89,23 @@ pub(crate) struct LogCheck {
 }
 
 impl LogCheck {
+    /// Says on stderr which lines could not be read.
+    pub(crate) fn report_unreadable(&self) {
+        for error in &self.unreadable {
+            eprintln!("audit: unreadable line {error}");
+        }
+    }
+
+    /// Warns on stderr when the log does not check out; returns whether it
+    /// does, the command's verdict.
+    pub(crate) fn warn_unless_trustworthy(&self) -> bool {
+        let trustworthy = self.trustworthy();
+        if !trustworthy {
+            eprintln!("audit: {}", self.verdict());
+        }
+        trustworthy
+    }
+
     /// Whether the records come from a log that checks out.
     pub(crate) fn trustworthy(&self) -> bool {
         self.unreadable.is_empty() && self.verification.as_ref().is_none_or(Report::is_intact)

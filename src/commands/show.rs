@@ -32,11 +32,6 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
             selection.check.verdict()
         )?;
     }
-    for error in &selection.check.unreadable {
-        eprintln!("audit: unreadable line {error}");
-    }
-    if !selection.check.trustworthy() {
-        eprintln!("audit: {}", selection.check.verdict());
-    }
-    Ok(selection.check.trustworthy())
+    selection.check.report_unreadable();
+    Ok(selection.check.warn_unless_trustworthy())
 }

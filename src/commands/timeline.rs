@@ -29,8 +29,5 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         write!(out, "{}", Timeline::new(&args.resource, &selection.records))?;
         writeln!(out, "\n({})", selection.check.verdict())?;
     }
-    if !selection.check.trustworthy() {
-        eprintln!("audit: {}", selection.check.verdict());
-    }
-    Ok(selection.check.trustworthy())
+    Ok(selection.check.warn_unless_trustworthy())
 }
