@@ -61,6 +61,17 @@ fn export(args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
+/// The day's log written to a new directory, exported in `format`: the
+/// directory (kept alive for the test) and what the export printed,
+/// once it has exited 0.
+fn export_day(format: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path());
+    let (status, out, err) = export(&["--log", dir.path().to_str().unwrap(), "--format", format]);
+    assert_eq!(status, Some(0), "{err}");
+    (dir, out)
+}
+
 fn json_lines(text: &str) -> Vec<Value> {
     text.lines()
         .map(|line| serde_json::from_str(line).expect("one JSON object a line"))
@@ -69,11 +80,7 @@ fn json_lines(text: &str) -> Vec<Value> {
 
 #[test]
 fn ecs_maps_each_record_and_keeps_its_chain_fields() {
-    let dir = tempfile::tempdir().unwrap();
-    write_log(dir.path());
-    let log = dir.path().to_str().unwrap();
-    let (status, out, err) = export(&["--log", log, "--format", "ecs"]);
-    assert_eq!(status, Some(0), "{err}");
+    let (dir, out) = export_day("ecs");
     let events = json_lines(&out);
     let records: Vec<_> = LogReader::open(dir.path())
         .unwrap()
@@ -124,10 +131,7 @@ fn ecs_maps_each_record_and_keeps_its_chain_fields() {
 
 #[test]
 fn cadf_names_initiator_target_and_observer() {
-    let dir = tempfile::tempdir().unwrap();
-    write_log(dir.path());
-    let (status, out, err) = export(&["--log", dir.path().to_str().unwrap(), "--format", "cadf"]);
-    assert_eq!(status, Some(0), "{err}");
+    let (_dir, out) = export_day("cadf");
     let events = json_lines(&out);
     assert_eq!(events.len(), 4);
     for event in &events {
@@ -227,10 +231,7 @@ fn parse_cef(line: &str) -> (Vec<String>, BTreeMap<String, String>) {
 
 #[test]
 fn cef_is_one_escaped_line_per_record() {
-    let dir = tempfile::tempdir().unwrap();
-    write_log(dir.path());
-    let (status, out, err) = export(&["--log", dir.path().to_str().unwrap(), "--format", "cef"]);
-    assert_eq!(status, Some(0), "{err}");
+    let (_dir, out) = export_day("cef");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 4, "{out}");
     for line in &lines {

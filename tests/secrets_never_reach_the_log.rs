@@ -60,13 +60,23 @@ fn account_update(actor: &str) -> AuditEvent {
         .build()
 }
 
-#[test]
-fn named_secrets_are_in_no_byte_of_the_log_and_the_chain_verifies() {
+/// A writer to memory applying [`policy`].
+fn private_writer() -> (
+    audit_layer::MemoryLog,
+    audit_layer::AuditHandle,
+    audit_layer::WriterGuard,
+) {
     let (sink, log) = MemorySink::new();
     let (handle, guard) = AuditWriter::builder()
         .privacy(policy())
         .spawn(sink)
         .unwrap();
+    (log, handle, guard)
+}
+
+#[test]
+fn named_secrets_are_in_no_byte_of_the_log_and_the_chain_verifies() {
+    let (log, handle, guard) = private_writer();
     handle.submit(account_update("alice@example.com")).unwrap();
     handle.submit(account_update("alice@example.com")).unwrap();
     handle.submit(account_update("carol")).unwrap();
@@ -130,11 +140,7 @@ fn login(email: &str, password: &str) -> bool {
 
 #[test]
 fn audited_calls_through_the_layer_are_hidden_too() {
-    let (sink, log) = MemorySink::new();
-    let (handle, guard) = AuditWriter::builder()
-        .privacy(policy())
-        .spawn(sink)
-        .unwrap();
+    let (log, handle, guard) = private_writer();
     let subscriber = tracing_subscriber::registry().with(AuditLayer::new(handle));
     tracing::subscriber::with_default(subscriber, || {
         assert!(login("alice@example.com", "hunter2"));
