@@ -467,7 +467,13 @@ fn fresh_checkpoint_dir(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
 fn fresh_log_dir(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     if path.exists() {
         // Only ever remove what is recognisably an earlier run's log.
-        let is_log = path.join("writer.lock").exists();
+        let is_log = std::fs::read_dir(path)?
+            .filter_map(Result::ok)
+            .any(|entry| {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                name.starts_with("segment-") && name.ends_with(".jsonl")
+            });
         if !is_log {
             return Err(format!(
                 "{} exists and is not an audit log; give another path",

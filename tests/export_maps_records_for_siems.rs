@@ -310,7 +310,7 @@ fn filters_select_and_an_out_file_is_owner_only() {
 }
 
 #[test]
-fn a_tampered_log_still_exports_but_warns_and_exits_one() {
+fn a_tampered_record_is_withheld_from_export_and_the_run_exits_one() {
     let dir = tempfile::tempdir().unwrap();
     write_log(dir.path());
     let segment = common::segments(dir.path()).remove(0);
@@ -318,8 +318,14 @@ fn a_tampered_log_still_exports_but_warns_and_exits_one() {
     std::fs::write(&segment, text.replacen("\"carol\"", "\"eve\"", 1)).unwrap();
     let (status, out, err) = export(&["--log", dir.path().to_str().unwrap()]);
     assert_eq!(status, Some(1), "{err}");
-    assert!(err.contains("may not be trustworthy"), "{err}");
-    assert_eq!(json_lines(&out).len(), 4);
+    assert!(err.contains("WARNING"), "{err}");
+    // A SIEM keeps what it is given: the edited record does not go.
+    assert!(
+        err.contains("1 matching record(s) were not exported"),
+        "{err}"
+    );
+    assert_eq!(json_lines(&out).len(), 3);
+    assert!(!out.contains("\"eve\""), "{out}");
 
     let (status, _, err) = export(&["--log", dir.path().to_str().unwrap(), "--format", "syslog"]);
     assert_eq!(status, Some(2));

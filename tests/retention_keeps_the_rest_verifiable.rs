@@ -137,10 +137,14 @@ fn deletion_within_the_policy_leaves_a_verifiable_log() {
             .starts_with("anchor-")
     }));
 
-    // Without a key, the anchor is still used, and reported as unchecked.
+    // Without a key, the anchor is not trusted: it cannot say where the log
+    // begins, so the deleted records are missing (an anchor only narrows trust).
     let unchecked = Verifier::new().verify_path(run.log()).unwrap();
-    assert!(unchecked.is_intact());
-    assert_eq!(unchecked.anchor.unwrap().signed_by, None);
+    assert!(unchecked.anchor.is_none());
+    assert_eq!(unchecked.findings.len(), 1, "{:?}", unchecked.findings);
+    assert_eq!(unchecked.findings[0].code, FindingCode::Missing);
+    assert_eq!(unchecked.findings[0].seq, Some(0));
+    assert!(unchecked.findings[0].message.contains("no key was given"));
 }
 
 #[test]

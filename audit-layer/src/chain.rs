@@ -279,6 +279,12 @@ pub(crate) fn frame(line: &[u8]) -> Result<LineView<'_>, FramingError> {
         .strip_prefix(SEQ_KEY)
         .ok_or(FramingError("seq does not follow the version"))?;
     let (seq, rest) = split_number(rest).ok_or(FramingError("seq is not a number"))?;
+    if seq == u64::MAX {
+        // The size of a log is its last seq plus one, and must fit in 64 bits.
+        return Err(FramingError(
+            "seq is 2^64 - 1, which leaves no room for a size",
+        ));
+    }
     let rest = rest
         .strip_prefix(PREV_KEY)
         .ok_or(FramingError("prev does not follow seq"))?;
@@ -310,6 +316,19 @@ pub(crate) fn frame(line: &[u8]) -> Result<LineView<'_>, FramingError> {
         stored_hash,
         hashed,
     })
+}
+
+/// The hash a line that does not frame still ends with, if it does: what a
+/// damaged record carried before it was damaged.
+pub(crate) fn carried_hash(line: &[u8]) -> Option<Hash> {
+    let suffix = line
+        .len()
+        .checked_sub(HASH_SUFFIX_LEN)
+        .map(|at| &line[at..])?;
+    suffix
+        .strip_prefix(HASH_KEY)
+        .and_then(|s| s.strip_suffix(b"\"}"))
+        .and_then(Hash::from_hex)
 }
 
 /// Whether `partial` can be the beginning of a record line: a line cut short

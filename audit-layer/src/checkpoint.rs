@@ -16,9 +16,9 @@
 //!                                  — example.com/audit/billing ...
 //! ```
 
-use std::fs::{DirBuilder, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::DirBuilder;
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -218,11 +218,6 @@ impl Anchor {
         ))
     }
 
-    /// Reads an anchor's text without checking any signature.
-    pub(crate) fn parse_unchecked(note: &str) -> Option<Anchor> {
-        Anchor::parse(&note[..=note.rfind("\n\n")?])
-    }
-
     fn parse(text: &str) -> Option<Anchor> {
         let mut lines = text.lines();
         let (origin, kind, first, prev) =
@@ -325,19 +320,14 @@ impl CheckpointSink for CheckpointDir {
     }
 }
 
-/// Writes a note file durably, owner-only.
+/// Writes a note file durably, owner-only, replacing whatever had its name
+/// (a planted link included) without writing through it.
 pub(crate) fn write_note(path: &std::path::Path, note: &str) -> io::Result<()> {
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(note.as_bytes())?;
-    file.sync_all()?;
-    std::fs::File::open(dir)?.sync_all()
+    if !dir.as_os_str().is_empty() {
+        DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    }
+    crate::safe_open::replace(path, note.as_bytes())
 }
 
 /// When a writer signs checkpoints, with which key, and where they go.

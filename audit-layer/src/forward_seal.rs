@@ -306,24 +306,7 @@ impl SealingKey {
     ///
     /// See [`load`](SealingKey::load).
     pub fn save(&self, path: impl AsRef<Path>) -> io::Result<()> {
-        let path = path.as_ref();
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let mut temporary = path.as_os_str().to_owned();
-        temporary.push(".next");
-        let temporary = PathBuf::from(temporary);
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temporary)?;
-        file.write_all(Zeroizing::new(self.to_string()).as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)?;
-        File::open(dir)?.sync_all()
+        crate::safe_open::replace(path.as_ref(), Zeroizing::new(self.to_string()).as_bytes())
     }
 }
 
@@ -658,7 +641,7 @@ impl ForwardSeals {
         let key_path = key_path.into();
         let seals_path = seals_path.into();
         let mut key = SealingKey::load(&key_path)?;
-        let last = match std::fs::read_to_string(&seals_path) {
+        let last = match crate::safe_open::read_text(&seals_path, u64::MAX / 2) {
             Ok(text) => text.lines().rev().find_map(|line| Seal::parse(line).ok()),
             Err(error) if error.kind() == io::ErrorKind::NotFound => None,
             Err(error) => return Err(error),
@@ -740,7 +723,14 @@ impl ForwardSeals {
                 .append(true)
                 .create(true)
                 .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
                 .open(&self.seals_path)?;
+            if !file.metadata()?.is_file() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{} is not a regular file", self.seals_path.display()),
+                ));
+            }
             self.seals = Some(file);
         }
         let file = self.seals.as_mut().expect("opened above");

@@ -63,8 +63,10 @@ mod privacy;
 mod query;
 mod read;
 mod record;
+mod safe_open;
 mod segment;
 pub mod sink;
+mod terminal_text;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;
@@ -96,9 +98,13 @@ pub use record::{
     RecordParseError,
 };
 pub use sink::{FileSink, MemoryLog, MemorySink};
+pub use terminal_text::{TerminalSafe, terminal_safe};
 pub use time::{Timestamp, TimestampError};
-pub use timeline::Timeline;
-pub use verify::{AnchorStatus, Finding, FindingCode, Report, SealStatus, Verifier, VerifyError};
+pub use timeline::{Timeline, TimelineWriter};
+pub use verify::{
+    AnchorStatus, CheckedLine, Finding, FindingCode, MAX_LISTED_FINDINGS, Report, SealStatus,
+    Verifier, VerifyError,
+};
 pub use writer::{
     AuditHandle, AuditWriter, Durability, FailurePolicy, ShutdownError, ShutdownReport,
     SubmitError, WriteError, WriterBuilder, WriterGuard, WriterStats,

@@ -74,7 +74,11 @@ impl LogReader {
     pub fn open(path: impl AsRef<Path>) -> io::Result<LogReader> {
         let path = path.as_ref();
         let segments = if std::fs::metadata(path)?.is_dir() {
-            let segments: Vec<PathBuf> = segment::list(path)?.into_iter().map(|(_, p)| p).collect();
+            let segments: Vec<PathBuf> = segment::list(path)?
+                .segments
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect();
             if segments.is_empty() {
                 return Err(io::Error::new(
                     io::ErrorKind::NotFound,
@@ -103,7 +107,7 @@ impl Iterator for LogReader {
         loop {
             if self.current.is_none() {
                 let path = self.segments.next()?;
-                match File::open(&path) {
+                match crate::safe_open::open_for_reading(&path) {
                     Ok(file) => self.current = Some((path, BufReader::new(file), 0)),
                     Err(error) => {
                         return Some(Err(ReadError {

@@ -851,9 +851,54 @@ impl AuditRecord {
     /// assert!(audit_layer::AuditRecord::from_line(b"not json").is_err());
     /// ```
     pub fn from_line(line: &[u8]) -> Result<Self, RecordParseError> {
-        let line: RecordLine<'_> = serde_json::from_slice(line)?;
-        Ok(line.into_record())
+        Ok(parse_line(line)?.into_record())
     }
+}
+
+/// Whether `line` (with or without its newline) is a valid record of format
+/// version 1. This is the one definition of a record: the verifier calls it
+/// on every line whose hash checks out, and every reader parses with it, so
+/// a line is readable exactly when it verifies (FORMAT.md section 2).
+pub(crate) fn is_valid_line(line: &[u8]) -> bool {
+    parse_line(line).is_ok()
+}
+
+/// Why a valid record is not valid, in the words of FORMAT.md section 2.
+fn invalid(why: &'static str) -> RecordParseError {
+    RecordParseError(<serde_json::Error as serde::de::Error>::custom(why))
+}
+
+fn parse_line(line: &[u8]) -> Result<RecordLine<'_>, RecordParseError> {
+    // serde_json refuses invalid UTF-8, raw control characters, duplicate
+    // keys (derived structs refuse them), a missing key (see `present`) and
+    // nesting deeper than 128.
+    let parsed: RecordLine<'_> = serde_json::from_slice(line)?;
+    if parsed.v != chain::FORMAT_VERSION {
+        return Err(invalid("format version is not 1"));
+    }
+    if parsed.seq == u64::MAX {
+        return Err(invalid(
+            "seq 18446744073709551615 leaves no room for a size",
+        ));
+    }
+    if parsed.hash.is_none() {
+        return Err(invalid("missing field `hash`"));
+    }
+    match (&*parsed.outcome, parsed.category.is_some()) {
+        ("success" | "unknown", false) | ("failure", true) => Ok(parsed),
+        ("success" | "unknown", true) => Err(invalid("a category is only for a failure")),
+        ("failure", false) => Err(invalid("a failure has a category")),
+        _ => Err(invalid("outcome is not success, failure or unknown")),
+    }
+}
+
+/// Deserialises a nullable field that must be present (`null`, not absent).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer)
 }
 
 impl Serialize for AuditRecord {
@@ -880,24 +925,29 @@ struct RecordLine<'a> {
     kind: RecordKind,
     #[serde(borrow)]
     action: Cow<'a, str>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "present")]
     actor: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "present")]
     resource: Option<Cow<'a, str>>,
     outcome: Cow<'a, str>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "present")]
     category: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "present")]
     reason: Option<Cow<'a, str>>,
+    #[serde(deserialize_with = "present")]
     before: Option<Json<'a>>,
+    #[serde(deserialize_with = "present")]
     after: Option<Json<'a>>,
+    #[serde(deserialize_with = "present")]
     changes: Option<Cow<'a, [Change]>>,
     context: Context<'a>,
+    #[serde(deserialize_with = "present")]
     code: Option<Cow<'a, CodeLocation>>,
+    #[serde(deserialize_with = "present")]
     duration_ns: Option<u64>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "present")]
     service: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "present")]
     host: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     hash: Option<Hash>,

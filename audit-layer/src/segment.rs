@@ -24,19 +24,37 @@ pub(crate) fn first_seq_of(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// The segments of `dir`, in chain order. Other files are ignored.
-pub(crate) fn list(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
-    let mut segments = Vec::new();
+/// The entries of a log directory that bear a segment's name.
+#[derive(Debug, Default)]
+pub(crate) struct Listing {
+    /// Regular files, in chain order: the segments.
+    pub(crate) segments: Vec<(u64, PathBuf)>,
+    /// Anything else with a segment's name (a link, a FIFO, a directory),
+    /// with what it is: never read, never written through.
+    pub(crate) foreign: Vec<(PathBuf, &'static str)>,
+}
+
+/// The segments of `dir`, in chain order, and what else bears their names.
+/// Other files are not part of the log and are ignored.
+pub(crate) fn list(dir: &Path) -> io::Result<Listing> {
+    let mut listing = Listing::default();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        if let Some(first_seq) = entry.file_name().to_str().and_then(first_seq_of)
-            && entry.file_type()?.is_file()
-        {
-            segments.push((first_seq, entry.path()));
+        if let Some(first_seq) = entry.file_name().to_str().and_then(first_seq_of) {
+            // `DirEntry::metadata` does not follow a link: a link is reported as one.
+            let metadata = entry.metadata()?;
+            if metadata.file_type().is_file() {
+                listing.segments.push((first_seq, entry.path()));
+            } else {
+                listing
+                    .foreign
+                    .push((entry.path(), crate::safe_open::kind_of(&metadata)));
+            }
         }
     }
-    segments.sort();
-    Ok(segments)
+    listing.segments.sort();
+    listing.foreign.sort();
+    Ok(listing)
 }
 
 #[cfg(test)]

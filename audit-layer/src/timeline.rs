@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::terminal_text::{TerminalSafe, terminal_safe};
 use crate::{AuditRecord, Outcome};
 
 /// Renders the records about one resource as a readable timeline.
@@ -72,7 +73,7 @@ fn origin(record: &AuditRecord) -> String {
 
 /// Compact JSON, cut short when long.
 fn brief(value: &Value) -> String {
-    let text = value.to_string();
+    let text = terminal_safe(&value.to_string()).into_owned();
     if text.chars().count() > 60 {
         format!("{}…", text.chars().take(59).collect::<String>())
     } else {
@@ -83,74 +84,190 @@ fn brief(value: &Value) -> String {
 impl fmt::Display for Timeline<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (Some(first), Some(last)) = (self.records.first(), self.records.last()) else {
-            return writeln!(f, "No records about {}", self.resource);
+            return writeln!(f, "No records about {}", TerminalSafe(self.resource));
         };
         writeln!(
             f,
             "Timeline of {}: {} event(s), seq {}..{}",
-            self.resource,
+            TerminalSafe(self.resource),
             self.records.len(),
             first.seq,
             last.seq
         )?;
-        fn actor(record: &AuditRecord) -> &str {
-            record.actor.as_deref().unwrap_or("(none)")
-        }
-        let actor_width = self
-            .records
-            .iter()
-            .map(|r| actor(r).chars().count())
-            .max()
-            .unwrap_or(0);
-        let action_width = self
-            .records
-            .iter()
-            .map(|r| r.action.chars().count())
-            .max()
-            .unwrap_or(0);
+        let widths = (
+            self.records
+                .iter()
+                .map(|r| actor(r).chars().count())
+                .max()
+                .unwrap_or(0),
+            self.records
+                .iter()
+                .map(|r| action(r).chars().count())
+                .max()
+                .unwrap_or(0),
+        );
         for record in self.records {
-            writeln!(f)?;
-            writeln!(
-                f,
-                "{}  {:<actor_width$}  {:<action_width$}  {}",
-                short_time(record),
-                actor(record),
-                record.action,
-                outcome(&record.outcome)
-            )?;
-            let origin = origin(record);
-            writeln!(
-                f,
-                "    seq {}{}{}",
-                record.seq,
-                if origin.is_empty() { "" } else { ", " },
-                origin
-            )?;
-            match (&record.changes, &record.before, &record.after) {
-                (Some(changes), _, _) => {
-                    for change in changes {
-                        let path = if change.path.is_empty() {
-                            "(whole)"
-                        } else {
-                            &change.path
-                        };
-                        match (&change.old, &change.new) {
-                            (Some(old), Some(new)) => {
-                                writeln!(f, "    {path}: {} → {}", brief(old), brief(new))?
-                            }
-                            (None, Some(new)) => writeln!(f, "    {path}: added {}", brief(new))?,
-                            (Some(old), None) => {
-                                writeln!(f, "    {path}: removed (was {})", brief(old))?
-                            }
-                            (None, None) => {}
-                        }
-                    }
-                }
-                (None, Some(before), None) => writeln!(f, "    before: {}", brief(before))?,
-                (None, None, Some(after)) => writeln!(f, "    after: {}", brief(after))?,
-                _ => {}
-            }
+            write_entry(f, record, widths)?;
         }
         Ok(())
     }
 }
+
+/// The actor as shown: escaped for the terminal.
+fn actor(record: &AuditRecord) -> std::borrow::Cow<'_, str> {
+    terminal_safe(record.actor.as_deref().unwrap_or("(none)"))
+}
+
+fn action(record: &AuditRecord) -> std::borrow::Cow<'_, str> {
+    terminal_safe(&record.action)
+}
+
+/// One entry of a timeline: the record's line, where it came from, and what
+/// it changed; every value escaped for the terminal.
+fn write_entry(
+    f: &mut impl fmt::Write,
+    record: &AuditRecord,
+    (actor_width, action_width): (usize, usize),
+) -> fmt::Result {
+    writeln!(f)?;
+    writeln!(
+        f,
+        "{}  {:<actor_width$}  {:<action_width$}  {}",
+        short_time(record),
+        actor(record),
+        action(record),
+        TerminalSafe(&outcome(&record.outcome))
+    )?;
+    let origin = origin(record);
+    writeln!(
+        f,
+        "    seq {}{}{}",
+        record.seq,
+        if origin.is_empty() { "" } else { ", " },
+        TerminalSafe(&origin)
+    )?;
+    match (&record.changes, &record.before, &record.after) {
+        (Some(changes), _, _) => {
+            for change in changes {
+                let path = if change.path.is_empty() {
+                    "(whole)"
+                } else {
+                    &change.path
+                };
+                let path = TerminalSafe(path);
+                match (&change.old, &change.new) {
+                    (Some(old), Some(new)) => {
+                        writeln!(f, "    {path}: {} → {}", brief(old), brief(new))?
+                    }
+                    (None, Some(new)) => writeln!(f, "    {path}: added {}", brief(new))?,
+                    (Some(old), None) => writeln!(f, "    {path}: removed (was {})", brief(old))?,
+                    (None, None) => {}
+                }
+            }
+        }
+        (None, Some(before), None) => writeln!(f, "    before: {}", brief(before))?,
+        (None, None, Some(after)) => writeln!(f, "    after: {}", brief(after))?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A timeline written entry by entry as records arrive, for logs too large
+/// to hold: the same text as [`Timeline`], with a closing count instead of
+/// an opening one.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{AuditEvent, AuditWriter, MemorySink, TimelineWriter};
+///
+/// let (sink, log) = MemorySink::new();
+/// let (audit, guard) = AuditWriter::builder().spawn(sink)?;
+/// audit.submit(AuditEvent::builder("post.edit").actor("bob\r\x1b[2Kalice").resource("post:42").build())?;
+/// guard.shutdown(std::time::Duration::from_secs(5))?;
+///
+/// let mut out = Vec::new();
+/// let mut timeline = TimelineWriter::new("post:42");
+/// for record in log.records()? {
+///     timeline.entry(&mut out, &record)?;
+/// }
+/// timeline.finish(&mut out)?;
+/// let text = String::from_utf8(out)?;
+/// assert!(text.contains(r"bob\r\u{1b}[2Kalice"));
+/// assert!(text.contains("1 event(s), seq 0..0"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct TimelineWriter<'a> {
+    resource: &'a str,
+    entries: u64,
+    seqs: Option<(u64, u64)>,
+}
+
+impl<'a> TimelineWriter<'a> {
+    /// A timeline of `resource`, written as entries are handed over.
+    ///
+    /// # Examples
+    ///
+    /// See [`TimelineWriter`].
+    pub fn new(resource: &'a str) -> Self {
+        TimelineWriter {
+            resource,
+            entries: 0,
+            seqs: None,
+        }
+    }
+
+    /// Writes one record's entry (the title first, before the first entry).
+    ///
+    /// # Errors
+    ///
+    /// Any error of `out`.
+    ///
+    /// # Examples
+    ///
+    /// See [`TimelineWriter`].
+    pub fn entry(
+        &mut self,
+        out: &mut impl std::io::Write,
+        record: &AuditRecord,
+    ) -> std::io::Result<()> {
+        if self.entries == 0 {
+            writeln!(out, "Timeline of {}", TerminalSafe(self.resource))?;
+        }
+        self.entries += 1;
+        self.seqs = Some(
+            self.seqs
+                .map_or((record.seq, record.seq), |(first, _)| (first, record.seq)),
+        );
+        let mut text = String::new();
+        write_entry(&mut text, record, (ENTRY_ACTOR_WIDTH, ENTRY_ACTION_WIDTH))
+            .map_err(std::io::Error::other)?;
+        out.write_all(text.as_bytes())
+    }
+
+    /// Writes the closing line: how many events, which seqs.
+    ///
+    /// # Errors
+    ///
+    /// Any error of `out`.
+    ///
+    /// # Examples
+    ///
+    /// See [`TimelineWriter`].
+    pub fn finish(self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        match self.seqs {
+            None => writeln!(out, "No records about {}", TerminalSafe(self.resource)),
+            Some((first, last)) => writeln!(
+                out,
+                "\n{}: {} event(s), seq {first}..{last}",
+                TerminalSafe(self.resource),
+                self.entries
+            ),
+        }
+    }
+}
+
+/// Column widths of a streamed timeline, which cannot see every row first.
+const ENTRY_ACTOR_WIDTH: usize = 12;
+const ENTRY_ACTION_WIDTH: usize = 16;

@@ -7,23 +7,41 @@ use audit_layer::{Checkpoint, CheckpointDir, CheckpointSink, SignerKey, Verifier
 /// Arguments of `audit checkpoint`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The log directory.
-    log: PathBuf,
+    #[command(flatten)]
+    log: super::selection::LogArgs,
     /// The private key file (from `audit keygen`).
     #[arg(long)]
     key: PathBuf,
     /// The origin line (the key's name by default).
     #[arg(long)]
     origin: Option<String>,
-    /// Write the checkpoint here (mode 0600) instead of to stdout.
+    /// Write the checkpoint here (mode 0600) instead of to stdout; an
+    /// existing file is never replaced.
     #[arg(long)]
     out: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
-    let key = SignerKey::parse(&std::fs::read_to_string(&args.key)?)?;
+    let key_text = std::fs::read_to_string(&args.key).map_err(|e| {
+        format!(
+            "--key {}: cannot read the key file: {e}",
+            args.key.display()
+        )
+    })?;
+    let key = SignerKey::parse(&key_text)
+        .map_err(|e| format!("--key {}: not a private key: {e}", args.key.display()))?;
+    if let Some(path) = &args.out
+        && std::fs::symlink_metadata(path).is_ok()
+    {
+        return Err(format!(
+            "{} already exists: a checkpoint is never overwritten; choose another name",
+            path.display()
+        )
+        .into());
+    }
     // A signature vouches for the log: never sign one that does not verify.
-    let report = Verifier::new().verify_path(&args.log)?;
+    let log = args.log.path()?;
+    let report = Verifier::new().trust(key.verifier()).verify_path(&log)?;
     if !report.is_intact() {
         for finding in &report.findings {
             eprintln!("{finding}");
@@ -43,8 +61,11 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
                 .file_name()
                 .ok_or("--out names a file")?
                 .to_string_lossy();
-            CheckpointDir::new(path.parent().unwrap_or(std::path::Path::new(".")))
-                .publish(&name, &note)?;
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            CheckpointDir::new(dir).publish(&name, &note)?;
             eprintln!(
                 "checkpoint of {} records written to {}",
                 checkpoint.size,

@@ -1,11 +1,11 @@
 //! `audit timeline RESOURCE`: who did what to one resource, in order, with
-//! what changed each time.
+//! what changed each time; streamed.
 
 use std::io::{self, Write};
 
-use audit_layer::{RecordFilter, Timeline};
+use audit_layer::{RecordFilter, TimelineWriter};
 
-use super::selection::{LogArgs, select};
+use super::selection::{ReadArgs, for_each_selected};
 
 /// Arguments of `audit timeline`.
 #[derive(Debug, clap::Args)]
@@ -13,21 +13,43 @@ pub(crate) struct Args {
     /// The resource, as the records name it (`post:42`).
     resource: String,
     #[command(flatten)]
-    log: LogArgs,
+    read: ReadArgs,
     /// Print the records as a JSON array.
     #[arg(long)]
     json: bool,
 }
 
 pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
-    let selection = select(&args.log, &RecordFilter::new().resource(&args.resource))?;
-    let mut out = io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &selection.records)?;
-        writeln!(out)?;
+    let resource = args.resource.as_str();
+    let filter = RecordFilter::new().resource(resource);
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let check = if args.json {
+        let mut shown = 0u64;
+        write!(out, "[")?;
+        let check = for_each_selected(&args.read, &filter, (None, Some(resource)), |selected| {
+            write!(out, "{}\n  ", if shown == 0 { "" } else { "," })?;
+            serde_json::to_writer(&mut out, &super::show::with_verdict(&selected))?;
+            shown += 1;
+            Ok(())
+        })?;
+        writeln!(out, "{}]", if shown == 0 { "" } else { "\n" })?;
+        check
     } else {
-        write!(out, "{}", Timeline::new(&args.resource, &selection.records))?;
-        writeln!(out, "\n({})", selection.check.verdict())?;
-    }
-    Ok(selection.check.warn_unless_trustworthy())
+        let mut timeline = TimelineWriter::new(resource);
+        let check = for_each_selected(&args.read, &filter, (None, Some(resource)), |selected| {
+            if let Some(problem) = &selected.problem {
+                writeln!(
+                    out,
+                    "\nUNVERIFIED ({problem}): the verifier does not vouch for this record"
+                )?;
+            }
+            timeline.entry(&mut out, &selected.record)?;
+            out.flush()
+        })?;
+        timeline.finish(&mut out)?;
+        writeln!(out, "\n({})", check.verdict())?;
+        check
+    };
+    out.flush()?;
+    Ok(check.warn_unless_trustworthy())
 }

@@ -1,21 +1,22 @@
 //! `audit verify PATH`.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use audit_layer::{Report, SealVerifyingKey, Verifier, VerifierKey};
+use audit_layer::{FindingCode, Report, SealVerifyingKey, Verifier, VerifierKey};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Arguments of `audit verify`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// A log directory (segment-*.jsonl files) or a single segment file.
-    path: PathBuf,
+    #[command(flatten)]
+    log: super::selection::LogArgs,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
     /// A signed checkpoint kept outside the log, or a directory of them
-    /// (checkpoint-*.note); repeat for several. Needs --key.
+    /// (every *.note in it); repeat for several. Needs --key. Matching none
+    /// is a finding (no-checkpoint).
     #[arg(long)]
     checkpoint: Vec<PathBuf>,
     /// A trusted public key, or a file holding one (from `audit keygen`);
@@ -35,40 +36,20 @@ pub(crate) struct Args {
 pub(crate) const SEALS_FILE: &str = "seals.jsonl";
 
 /// A key given as text, or as the path of a file holding it.
-fn load_key(given: &str) -> Result<VerifierKey, Box<dyn std::error::Error>> {
-    let text = match std::fs::read_to_string(given) {
-        Ok(text) => text,
-        Err(_) => given.to_owned(),
-    };
-    Ok(VerifierKey::parse(&text).map_err(|e| format!("--key {given}: {e}"))?)
-}
-
-/// Checkpoint notes from files, or from `checkpoint-*.note` in directories.
-fn load_checkpoints(
-    paths: &[PathBuf],
-) -> Result<Vec<(PathBuf, String)>, Box<dyn std::error::Error>> {
-    let mut notes = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(path)?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with("checkpoint-"))
-                })
-                .collect();
-            files.sort();
-            for file in files {
-                notes.push((file.clone(), std::fs::read_to_string(&file)?));
+pub(crate) fn load_key(given: &str) -> Result<VerifierKey, Box<dyn std::error::Error>> {
+    match std::fs::read_to_string(given) {
+        Ok(text) => Ok(VerifierKey::parse(&text)
+            .map_err(|e| format!("--key {given}: the file holds no public key: {e}"))?),
+        Err(read_error) => VerifierKey::parse(given).map_err(|_| {
+            let looks_like_path = given.contains('/') || Path::new(given).extension().is_some();
+            if looks_like_path || read_error.kind() != std::io::ErrorKind::NotFound {
+                format!("--key {given}: cannot read the key file: {read_error}").into()
+            } else {
+                format!("--key {given}: no such key file, and not a key (NAME+ID+KEY) either")
+                    .into()
             }
-        } else {
-            let note = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            notes.push((path.clone(), note));
-        }
+        }),
     }
-    Ok(notes)
 }
 
 /// Logs smaller than this verify too fast for a progress bar to help.
@@ -89,25 +70,24 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     for key in &args.key {
         verifier = verifier.trust(load_key(key)?);
     }
+    let log = args.log.path()?;
     let checkpoints_given = !args.checkpoint.is_empty();
-    for (path, note) in load_checkpoints(&args.checkpoint)? {
-        verifier = verifier.checkpoint(path, note);
+    if checkpoints_given && args.key.is_empty() {
+        return Err("--checkpoint needs --key: the public key(s) that sign the checkpoints".into());
+    }
+    for path in &args.checkpoint {
+        verifier = verifier.checkpoints_from(path)?;
     }
     if let Some(key_path) = &args.seal_key {
         let key = SealVerifyingKey::load(key_path)
             .map_err(|e| format!("--seal-key {}: {e}", key_path.display()))?;
         let seals_path = match &args.seals {
             Some(path) => path.clone(),
-            None if args.path.is_dir() => args.path.join(SEALS_FILE),
+            None if log.is_dir() => log.join(SEALS_FILE),
             None => return Err("--seal-key on a single segment needs --seals FILE".into()),
         };
-        let text = match std::fs::read_to_string(&seals_path) {
-            Ok(text) => text,
-            // No seals at all is a finding (epoch 0 has no seal), not a usage error.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(format!("cannot read {}: {e}", seals_path.display()).into()),
-        };
-        verifier = verifier.seals(key, seals_path, text);
+        // A missing seals file is a finding (no-seal), not a usage error.
+        verifier = verifier.seals_file(key, seals_path)?;
     }
     let report = verifier
         .on_progress(|done, total| {
@@ -119,7 +99,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
                 bar.set_position(done);
             }
         })
-        .verify_path(&args.path)?;
+        .verify_path(&log)?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -161,6 +141,13 @@ fn print_human(
     for finding in &report.findings {
         writeln!(out, "{finding}")?;
     }
+    if report.findings_unlisted > 0 {
+        writeln!(
+            out,
+            "... and {} more finding(s), counted below and not listed",
+            report.findings_unlisted
+        )?;
+    }
     writeln!(out, "{}", report.summary())?;
     if let Some(anchor) = &report.anchor {
         match &anchor.signed_by {
@@ -171,7 +158,7 @@ fn print_human(
             )?,
             None => writeln!(
                 out,
-                "starts at seq {} after retention (anchor not checked: give --key)",
+                "starts at seq {} after retention (anchor not checked)",
                 anchor.first_seq
             )?,
         }
@@ -234,27 +221,29 @@ fn print_human(
     if report.is_intact() {
         writeln!(out, "intact: every hash, link and seq checks out")?;
     } else {
-        let mut counts = std::collections::BTreeMap::new();
-        for finding in &report.findings {
-            *counts.entry(finding.code.as_str()).or_insert(0) += 1;
-        }
+        let counts = &report.finding_counts;
         let listed: Vec<String> = counts
             .iter()
             .map(|(code, n)| format!("{n} {code}"))
             .collect();
-        let torn = counts.contains_key("torn-tail");
+        let has = |code| counts.contains_key(&code);
         let verdict = if report.shows_tampering() {
-            "the log was changed after it was written"
-        } else if torn {
+            "NOT INTACT: the log was changed after it was written"
+        } else if has(FindingCode::NoCheckpoint)
+            || has(FindingCode::NoSeal)
+            || has(FindingCode::UnknownKey)
+        {
+            "NOT VERIFIED: a check that was asked for could not be made"
+        } else if has(FindingCode::TornTail) {
             "no tampering: a torn tail is what a crash leaves, and the writer repairs it when it starts"
         } else {
             "no tampering: some records are of a newer format whose fields this version cannot interpret"
         };
+        let total = report.finding_total();
         writeln!(
             out,
-            "{} finding{}: {}; {verdict}",
-            report.findings.len(),
-            if report.findings.len() == 1 { "" } else { "s" },
+            "{total} finding{}: {}; {verdict}",
+            if total == 1 { "" } else { "s" },
             listed.join(", ")
         )?;
     }

@@ -1,8 +1,8 @@
 //! A directory of append-only JSON Lines segment files.
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::fs::{self, DirBuilder, File};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use std::collections::HashMap;
@@ -11,11 +11,9 @@ use super::tail::{self, SizedFile};
 use super::{Batch, Recovery, Repair, Retired, SealedSegment, SegmentSummary, Sink};
 use crate::chain::ChainHead;
 use crate::checkpoint::Anchor;
+use crate::safe_open::{self, OpenDir};
 use crate::segment;
 
-/// Name of the lock file that keeps two writers off one directory: two
-/// writers would fork the chain.
-pub(crate) const LOCK_FILE: &str = "writer.lock";
 const RECOVERED_DIR: &str = "recovered";
 const DEFAULT_MAX_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -26,8 +24,13 @@ const DEFAULT_MAX_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 ///   (`segment-00000000000000000042.jsonl`); a new one starts when the current
 ///   one would grow past [`max_segment_bytes`](FileSinkBuilder::max_segment_bytes),
 ///   and its first record links to the last record of the one before.
-/// - One writer at a time: the sink holds an exclusive lock on
-///   `writer.lock` for as long as it lives.
+/// - One writer at a time: the sink holds an exclusive `flock` on the
+///   directory itself for as long as it lives. Deleting or replacing a file
+///   cannot lift it.
+/// - Nothing a stranger plants is followed: every file is opened with
+///   `O_NOFOLLOW`, new ones are created exclusively, and a directory or
+///   segment that others may read or write is made owner-only (when it is
+///   ours) or refused (when it is not).
 /// - On start, it continues the chain where the last segment ends. A last line
 ///   cut short by a crash is moved to `recovered/`, the segment is truncated to
 ///   its last complete record, and the writer notes the repair in the chain.
@@ -53,7 +56,8 @@ pub struct FileSink {
     current: Option<Segment>,
     /// Summaries of sealed segments, which never change.
     sealed: HashMap<PathBuf, SealedSegment>,
-    _lock: File,
+    /// The directory, held open and locked.
+    handle: OpenDir,
 }
 
 #[derive(Debug)]
@@ -96,8 +100,10 @@ impl FileSinkBuilder {
     ///
     /// # Errors
     ///
-    /// I/O errors creating the directory, and [`io::ErrorKind::WouldBlock`]
-    /// when another writer (in this or another process) holds the directory.
+    /// I/O errors creating the directory, [`io::ErrorKind::WouldBlock`]
+    /// when another writer (in this or another process) holds the directory,
+    /// and [`io::ErrorKind::PermissionDenied`] when the directory is open to
+    /// others and not ours to tighten.
     ///
     /// # Examples
     ///
@@ -114,20 +120,15 @@ impl FileSinkBuilder {
             .recursive(true)
             .mode(0o700)
             .create(&self.dir)?;
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(self.dir.join(LOCK_FILE))?;
-        acquire_writer_lock(&lock, &self.dir)?;
+        let handle = OpenDir::open(&self.dir)?;
+        safe_open::owner_only(&self.dir, handle.as_file(), 0o700)?;
+        acquire_writer_lock(handle.as_file(), &self.dir)?;
         Ok(FileSink {
             dir: self.dir,
             max_segment_bytes: self.max_segment_bytes,
             current: None,
             sealed: HashMap::new(),
-            _lock: lock,
+            handle,
         })
     }
 }
@@ -198,16 +199,11 @@ impl FileSink {
     }
 
     fn open_segment(path: &Path, create: bool) -> io::Result<File> {
-        OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create_new(create)
-            .mode(0o600)
-            .open(path)
+        safe_open::open_for_appending(path, create)
     }
 
     fn sync_dir(&self) -> io::Result<()> {
-        File::open(&self.dir)?.sync_all()
+        self.handle.as_file().sync_all()
     }
 
     fn start_segment(&mut self, first_seq: u64) -> io::Result<PathBuf> {
@@ -293,35 +289,29 @@ impl FileSink {
         Ok(())
     }
 
-    fn save_torn_bytes(
-        &self,
-        segment: &SizedFile<'_>,
-        path: &Path,
-        offset: u64,
-    ) -> io::Result<PathBuf> {
-        let mut torn = vec![0u8; (segment.size - offset) as usize];
-        tail::ReadAt::read_exact_at(segment, &mut torn, offset)?;
-        let recovered = self.dir.join(RECOVERED_DIR);
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&recovered)?;
-        let name = format!(
-            "{}.torn-at-{offset}",
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("segment")
-        );
-        let saved = recovered.join(name);
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&saved)?;
-        file.write_all(&torn)?;
+    /// Copies the torn bytes to `recovered/`; returns where, relative to the
+    /// log directory. The file is new: an earlier copy is never overwritten.
+    fn save_torn_bytes(&self, torn: &[u8], segment_name: &str, offset: u64) -> io::Result<String> {
+        let recovered = self.handle.subdir(RECOVERED_DIR)?;
+        let base = format!("{segment_name}.torn-at-{offset}");
+        let mut attempt = 0u32;
+        let (mut file, name) = loop {
+            let name = match attempt {
+                0 => base.clone(),
+                n => format!("{base}.{n}"),
+            };
+            match recovered.create_new(&name) {
+                Ok(file) => break (file, name),
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists && attempt < 1000 => {
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        };
+        file.write_all(torn)?;
         file.sync_all()?;
-        Ok(saved)
+        recovered.as_file().sync_all()?;
+        Ok(format!("{RECOVERED_DIR}/{name}"))
     }
 }
 
@@ -330,26 +320,57 @@ impl Sink for FileSink {
         self.current = None;
         let mut repairs = Vec::new();
         let mut head = None;
-        for (_, path) in segment::list(&self.dir)?.into_iter().rev() {
+        let listing = segment::list(&self.dir)?;
+        if let Some((path, what)) = listing.foreign.first() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} is {what}, not a regular file: refusing to write a log through it; remove it",
+                    path.display()
+                ),
+            ));
+        }
+        for (_, path) in listing.segments.into_iter().rev() {
             let file = Self::open_segment(&path, false)?;
             let size = file.metadata()?.len();
             let sized = SizedFile { file: &file, size };
-            let tail = tail::scan(&sized)?;
+            let mut tail = tail::scan(&sized)?;
+            let name = path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
             let torn = tail.torn_len(size);
             if torn > 0 {
-                let saved_to = self.save_torn_bytes(&sized, &path, tail.complete_len).ok();
-                file.set_len(tail.complete_len)?;
-                file.sync_all()?;
-                repairs.push(Repair::TornTail {
-                    segment: path.clone(),
-                    offset: tail.complete_len,
-                    length: torn,
-                    saved_to,
-                });
+                let mut bytes = vec![0u8; torn as usize];
+                tail::ReadAt::read_exact_at(&sized, &mut bytes, tail.complete_len)?;
+                if let Some(record) = tail::complete_record(&bytes, tail.last_record) {
+                    // A whole record that lacks only its newline: keep it.
+                    (&file).write_all(b"\n")?;
+                    file.sync_all()?;
+                    repairs.push(Repair::NewlineRestored {
+                        segment: name.clone().into(),
+                        offset: tail.complete_len,
+                        seq: record.0,
+                    });
+                    tail.complete_len = size + 1;
+                    tail.last_record = Some(record);
+                } else {
+                    let saved_to = self
+                        .save_torn_bytes(&bytes, &name, tail.complete_len)
+                        .ok()
+                        .map(PathBuf::from);
+                    file.set_len(tail.complete_len)?;
+                    file.sync_all()?;
+                    repairs.push(Repair::TornTail {
+                        segment: name.clone().into(),
+                        offset: tail.complete_len,
+                        length: torn,
+                        saved_to,
+                    });
+                }
             }
             if let Some((offset, lines)) = tail.unreadable {
                 repairs.push(Repair::UnreadableTail {
-                    segment: path.clone(),
+                    segment: name.clone().into(),
                     offset,
                     lines,
                 });
@@ -411,7 +432,7 @@ impl Sink for FileSink {
     fn segments(&mut self) -> io::Result<Vec<SegmentSummary>> {
         let current = self.current.as_ref().map(|s| s.path.clone());
         let mut summaries = Vec::new();
-        for (first_seq, path) in segment::list(&self.dir)? {
+        for (first_seq, path) in segment::list(&self.dir)?.segments {
             let bytes = fs::metadata(&path)?.len();
             let sealed = if Some(&path) == current.as_ref() {
                 None
@@ -436,11 +457,11 @@ impl Sink for FileSink {
     fn retire(&mut self, anchor: &Anchor, note: &str) -> io::Result<Retired> {
         // The anchor first: a crash part-way leaves old segments behind an
         // anchor (the verifier skips them), never a gap with no anchor.
-        crate::checkpoint::write_note(
+        safe_open::replace(
             &self
                 .dir
                 .join(crate::checkpoint::anchor_file_name(anchor.first_seq)),
-            note,
+            note.as_bytes(),
         )?;
         let current = self.current.as_ref().map(|s| s.path.clone());
         let mut retired = Retired {
@@ -497,7 +518,7 @@ pub(crate) fn anchors(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
 
 /// The last record of a segment: its seq, hash and time.
 fn last_record(path: &Path) -> io::Result<Option<SealedSegment>> {
-    let file = fs::File::open(path)?;
+    let file = safe_open::open_for_reading(path)?;
     let size = file.metadata()?.len();
     let tail = tail::scan(&SizedFile { file: &file, size })?;
     let Some((last_seq, last_hash)) = tail.last_record else {

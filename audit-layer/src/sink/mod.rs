@@ -18,8 +18,8 @@ mod file;
 mod memory;
 mod tail;
 
+pub(crate) use file::anchors;
 pub use file::{FileSink, FileSinkBuilder};
-pub(crate) use file::{LOCK_FILE, anchors};
 pub use memory::{MemoryLog, MemorySink};
 
 /// Storage for sealed record lines.
@@ -290,7 +290,10 @@ impl Recovery {
     }
 }
 
-/// A repair a sink made while recovering. Each becomes a system record.
+/// A repair a sink made while recovering. Each becomes a system record,
+/// whose `after` holds these fields and, under the key `repair`, the
+/// variant's name in snake case (FORMAT.md section 6). Paths are relative
+/// to the log directory.
 ///
 /// # Examples
 ///
@@ -311,14 +314,25 @@ pub enum Repair {
     /// The last line was cut short (a crash or kill mid-write); its bytes were
     /// moved aside and the segment truncated to its last complete record.
     TornTail {
-        /// The segment that ended in a partial line.
+        /// The segment that ended in a partial line (its file name).
         segment: PathBuf,
         /// Where the partial line began.
         offset: u64,
         /// How many bytes it had.
         length: u64,
-        /// Where its bytes were saved, if they could be.
+        /// Where its bytes were saved (`recovered/...`), if they could be.
         saved_to: Option<PathBuf>,
+    },
+    /// The last line was a whole record that lacked only its newline (a
+    /// crash between the record's last byte and its newline); the newline
+    /// was appended, and the record kept with its seq.
+    NewlineRestored {
+        /// The segment (its file name).
+        segment: PathBuf,
+        /// Where the record begins.
+        offset: u64,
+        /// The record's seq.
+        seq: u64,
     },
     /// Complete lines at the end of the log did not frame as records; the
     /// chain continues from the last record before them, and the verifier
@@ -343,6 +357,7 @@ impl Repair {
         match self {
             Repair::TornTail { .. } => "audit.repair.torn_tail",
             Repair::UnreadableTail { .. } => "audit.repair.unreadable_tail",
+            Repair::NewlineRestored { .. } => "audit.repair.newline_restored",
         }
     }
 }

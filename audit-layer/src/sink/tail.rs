@@ -78,6 +78,17 @@ fn rfind_newline(source: &(impl ReadAt + ?Sized), before: u64) -> io::Result<Opt
     Ok(None)
 }
 
+/// The seq and hash of `torn`, the bytes after a segment's last newline,
+/// when they are one whole record lacking only its newline: it frames, its
+/// hash is right, and it follows `before` (the last record of the segment).
+pub(crate) fn complete_record(torn: &[u8], before: Option<(u64, Hash)>) -> Option<(u64, Hash)> {
+    let view = chain::frame(torn).ok()?;
+    let follows =
+        before.is_none_or(|(seq, hash)| seq.checked_add(1) == Some(view.seq) && view.prev == hash);
+    (follows && view.computed_hash() == view.stored_hash && crate::record::is_valid_line(torn))
+        .then_some((view.seq, view.stored_hash))
+}
+
 pub(crate) fn scan(source: &(impl ReadAt + ?Sized)) -> io::Result<Tail> {
     let size = source.size();
     let Some(last_newline) = rfind_newline(source, size)? else {

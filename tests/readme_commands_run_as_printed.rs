@@ -1,0 +1,134 @@
+//! Every command the README shows runs, exactly as printed, and does what
+//! the README says of it. `cargo run --bin audit --` stands for the `audit`
+//! binary this test was built with; everything after it is the README's text.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use audit_layer::{AuditEvent, AuditWriter, FailureKind, FileSink, Outcome};
+
+const README: &str = include_str!("../README.md");
+
+/// The lines of the README's `sh` blocks, in order.
+fn shell_lines() -> Vec<&'static str> {
+    let mut lines = Vec::new();
+    let mut in_sh = false;
+    for line in README.lines() {
+        match line.trim() {
+            "```sh" => in_sh = true,
+            "```" => in_sh = false,
+            text if in_sh && !text.is_empty() => lines.push(text),
+            _ => {}
+        }
+    }
+    lines
+}
+
+/// A day's log in `dir/audit-log`, with the records the README's commands ask about.
+fn write_log(dir: &Path) {
+    let (handle, guard) = AuditWriter::builder()
+        .spawn(FileSink::open(dir.join("audit-log")).unwrap())
+        .unwrap();
+    for event in [
+        AuditEvent::builder("post.create")
+            .actor("alice")
+            .resource("post:42")
+            .build(),
+        AuditEvent::builder("post.publish")
+            .actor("mallory")
+            .resource("post:42")
+            .outcome(Outcome::failure(FailureKind::Denied, "not an editor"))
+            .build(),
+    ] {
+        handle.submit(event).unwrap();
+    }
+    guard.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+/// Runs one README line in `dir` with `sh`, `cargo run ... --bin audit --`
+/// mapped to the test's binary.
+fn run_line(dir: &Path, line: &str) -> std::process::Output {
+    let prelude =
+        r#"cargo() { while [ "$1" != "--" ]; do shift; done; shift; "$AUDIT_BIN" "$@"; }"#;
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("{prelude}\n{line}"))
+        .current_dir(dir)
+        .env("AUDIT_BIN", env!("CARGO_BIN_EXE_audit"))
+        .env_remove("AUDIT_LOG")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn every_audit_command_in_the_readme_runs_as_printed() {
+    let lines = shell_lines();
+    // The two fresh-machine commands: the demo (tests/incident_demo_tells_the_story.rs
+    // runs it) and the suite (what .ci/run runs).
+    assert!(
+        lines[0].starts_with("cargo run --example incident "),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("cargo test --workspace "),
+        "{}",
+        lines[1]
+    );
+    let ci =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/run")).unwrap();
+    assert!(
+        ci.lines().any(|l| l.trim() == "cargo test --workspace"),
+        "{ci}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path());
+    // The pseudonym lookup needs a pseudonym key, made as the README's Rust comment says.
+    let keygen = run_line(
+        dir.path(),
+        "cargo run --bin audit -- keygen --pseudonym --out billing",
+    );
+    assert!(keygen.status.success(), "{keygen:?}");
+
+    let mut ran = 0;
+    for line in &lines[2..] {
+        if line.starts_with("cargo run --example") {
+            continue;
+        }
+        assert!(
+            line.starts_with("cargo run --bin audit -- "),
+            "not exercised: {line}"
+        );
+        let output = run_line(dir.path(), line);
+        let said = format!(
+            "{line}\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if line.contains("--seal-key") {
+            // The README says: no seal yet is a finding, exit 1.
+            assert_eq!(output.status.code(), Some(1), "{said}");
+            assert!(said.contains("no-seal"), "{said}");
+        } else if line.contains("--after-seq 41272") {
+            // A cursor beyond this small log's head is said, not answered with nothing.
+            assert_eq!(output.status.code(), Some(1), "{said}");
+            assert!(said.contains("beyond the log's last record"), "{said}");
+        } else {
+            assert_eq!(output.status.code(), Some(0), "{said}");
+        }
+        if line.contains("--actor mallory --outcome denied --since 2h") {
+            assert!(said.contains("not an editor"), "{said}");
+        }
+        if line.contains("verify ./audit-log --checkpoint") {
+            assert!(said.contains("1 signed checkpoint(s) matched"), "{said}");
+        }
+        ran += 1;
+    }
+    assert!(ran >= 10, "only {ran} README commands found");
+    assert!(dir.path().join("checkpoints/cp.note").exists());
+    assert!(dir.path().join("audit.cef").exists());
+}
