@@ -241,7 +241,11 @@ fn parent(dir: &Path, kills: u64) -> Result<Tally, Box<dyn std::error::Error>> {
         let records: Vec<_> = LogReader::open(dir)?.collect::<Result<_, _>>()?;
         let repairs = records
             .iter()
-            .filter(|r| r.action == "audit.repair.torn_tail")
+            // A cut that left a whole record without its newline is repaired
+            // by restoring the newline (FORMAT.md section 5).
+            .filter(|r| {
+                r.action == "audit.repair.torn_tail" || r.action == "audit.repair.newline_restored"
+            })
             .count() as u64;
         if torn {
             tally.torn_tails += 1;

@@ -21,6 +21,17 @@ fn event(n: usize) -> AuditEvent {
         .build()
 }
 
+/// Starts a writer on `log`, writes events `range` and shuts it down.
+fn write_events(log: &Path, range: std::ops::Range<usize>) {
+    let (handle, guard) = AuditWriter::builder()
+        .spawn(FileSink::open(log).unwrap())
+        .unwrap();
+    for n in range {
+        handle.submit(event(n)).unwrap();
+    }
+    guard.shutdown(Duration::from_secs(5)).unwrap();
+}
+
 /// A file outside the log that must stay exactly as it is.
 fn bystander(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("bystander");
@@ -84,23 +95,13 @@ fn torn_bytes_are_never_saved_through_a_planted_recovered_link() {
     let log = dir.path().join("log");
     let elsewhere = dir.path().join("elsewhere");
     std::fs::create_dir(&elsewhere).unwrap();
-    {
-        let (handle, guard) = AuditWriter::builder()
-            .spawn(FileSink::open(&log).unwrap())
-            .unwrap();
-        handle.submit(event(0)).unwrap();
-        guard.shutdown(Duration::from_secs(5)).unwrap();
-    }
+    write_events(&log, 0..1);
     let segment = common::segments(&log).remove(0);
     let mut bytes = std::fs::read(&segment).unwrap();
     bytes.extend_from_slice(b"{\"v\":1,\"seq\":1,\"pr");
     std::fs::write(&segment, &bytes).unwrap();
     symlink(&elsewhere, log.join("recovered")).unwrap();
-    let (handle, guard) = AuditWriter::builder()
-        .spawn(FileSink::open(&log).unwrap())
-        .unwrap();
-    handle.submit(event(1)).unwrap();
-    guard.shutdown(Duration::from_secs(5)).unwrap();
+    write_events(&log, 1..2);
     assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
     // The repair is still noted in the chain, saying the bytes were not saved.
     let report = Verifier::new().verify_path(&log).unwrap();
@@ -113,13 +114,7 @@ fn torn_bytes_are_never_saved_through_a_planted_recovered_link() {
 fn repair_records_name_paths_inside_the_log_and_the_repair() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    {
-        let (handle, guard) = AuditWriter::builder()
-            .spawn(FileSink::open(&log).unwrap())
-            .unwrap();
-        handle.submit(event(0)).unwrap();
-        guard.shutdown(Duration::from_secs(5)).unwrap();
-    }
+    write_events(&log, 0..1);
     let segment = common::segments(&log).remove(0);
     let mut bytes = std::fs::read(&segment).unwrap();
     bytes.extend_from_slice(b"{\"v\":1,\"seq\":1,\"pr");
@@ -147,14 +142,7 @@ fn repair_records_name_paths_inside_the_log_and_the_repair() {
 fn a_whole_record_missing_its_newline_is_kept_with_its_seq() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    {
-        let (handle, guard) = AuditWriter::builder()
-            .spawn(FileSink::open(&log).unwrap())
-            .unwrap();
-        handle.submit(event(0)).unwrap();
-        handle.submit(event(1)).unwrap();
-        guard.shutdown(Duration::from_secs(5)).unwrap();
-    }
+    write_events(&log, 0..2);
     let segment = common::segments(&log).remove(0);
     let mut bytes = std::fs::read(&segment).unwrap();
     assert_eq!(bytes.pop(), Some(b'\n'));
@@ -165,11 +153,7 @@ fn a_whole_record_missing_its_newline_is_kept_with_its_seq() {
     assert_eq!(report.findings.len(), 1);
     assert_eq!(report.findings[0].code, audit_layer::FindingCode::TornTail);
     // The writer restores the newline; the record stays, with its seq.
-    let (handle, guard) = AuditWriter::builder()
-        .spawn(FileSink::open(&log).unwrap())
-        .unwrap();
-    handle.submit(event(2)).unwrap();
-    guard.shutdown(Duration::from_secs(5)).unwrap();
+    write_events(&log, 2..3);
     let report = Verifier::new().verify_path(&log).unwrap();
     assert!(report.is_intact(), "{:?}", report.findings);
     let records: Vec<_> = audit_layer::LogReader::open(&log)
@@ -221,21 +205,11 @@ fn anchors_and_seals_are_never_written_through_links() {
 fn a_log_directory_open_to_others_is_tightened_when_ours() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    {
-        let (handle, guard) = AuditWriter::builder()
-            .spawn(FileSink::open(&log).unwrap())
-            .unwrap();
-        handle.submit(event(0)).unwrap();
-        guard.shutdown(Duration::from_secs(5)).unwrap();
-    }
+    write_events(&log, 0..1);
     let segment = common::segments(&log).remove(0);
     std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o777)).unwrap();
     std::fs::set_permissions(&segment, std::fs::Permissions::from_mode(0o666)).unwrap();
-    let (handle, guard) = AuditWriter::builder()
-        .spawn(FileSink::open(&log).unwrap())
-        .unwrap();
-    handle.submit(event(1)).unwrap();
-    guard.shutdown(Duration::from_secs(5)).unwrap();
+    write_events(&log, 1..2);
     assert_eq!(std::fs::metadata(&log).unwrap().mode() & 0o777, 0o700);
     assert_eq!(std::fs::metadata(&segment).unwrap().mode() & 0o777, 0o600);
 }

@@ -10,6 +10,7 @@
 
 mod audit_trail_peer;
 mod memory;
+mod reading;
 mod scaling;
 mod strict;
 mod workload;
@@ -139,6 +140,13 @@ fn writer_throughput_private(
 }
 
 fn write_log(dir: &Path, records: u64) -> u64 {
+    let template = sample_event(7);
+    write_log_of(dir, records, |_| template.clone())
+}
+
+/// Writes `records` events made by `event(n)` into one segment in `dir`;
+/// returns the log's size in bytes.
+fn write_log_of(dir: &Path, records: u64, mut event: impl FnMut(u64) -> AuditEvent) -> u64 {
     let _ = std::fs::remove_dir_all(dir);
     let sink = FileSink::builder(dir)
         .max_segment_bytes(u64::MAX)
@@ -148,9 +156,8 @@ fn write_log(dir: &Path, records: u64) -> u64 {
         .durability(Durability::Buffered)
         .spawn(sink)
         .expect("spawn");
-    let template = sample_event(7);
-    for _ in 0..records {
-        handle.submit(template.clone()).expect("submit");
+    for n in 0..records {
+        handle.submit(event(n)).expect("submit");
     }
     guard.shutdown(Duration::from_secs(120)).expect("shutdown");
     std::fs::read_dir(dir)
@@ -370,6 +377,9 @@ fn main() {
 
     println!("| measurement | value | peer (same run) | ratio |");
     println!("|---|---|---|---|");
+    if args.iter().any(|a| a == "reading") {
+        reading::rows(&scratch.join("reading"), 1_000_000);
+    }
     if args.iter().any(|a| a == "bare") {
         // Only the audited call with no subscriber: for profiling.
         let (user, ip, request, session) = CALL_ARGS;
