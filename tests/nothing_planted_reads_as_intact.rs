@@ -470,61 +470,47 @@ fn checkpoints_asked_for_and_matched_nowhere_are_a_finding() {
     let private = dir.path().join("key.key");
     std::fs::write(&private, key.to_string()).unwrap();
     let (log_arg, public_arg) = (log.to_str().unwrap(), public.to_str().unwrap());
+    let note = elsewhere.join("cp.note");
+    let (elsewhere_arg, private_arg) = (elsewhere.to_str().unwrap(), private.to_str().unwrap());
+    let verify_against_checkpoints = || {
+        run_audit(&[
+            "verify",
+            log_arg,
+            "--checkpoint",
+            elsewhere_arg,
+            "--key",
+            public_arg,
+        ])
+    };
+    let sign_checkpoint = || {
+        run_audit(&[
+            "checkpoint",
+            log_arg,
+            "--key",
+            private_arg,
+            "--out",
+            note.to_str().unwrap(),
+        ])
+    };
     // An empty directory of checkpoints: nothing checked, a finding.
-    let output = run_audit(&[
-        "verify",
-        log_arg,
-        "--checkpoint",
-        elsewhere.to_str().unwrap(),
-        "--key",
-        public_arg,
-    ]);
+    let output = verify_against_checkpoints();
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert!(text(&output).contains("no-checkpoint"));
     // A checkpoint written under any name is found in its directory.
-    let note = elsewhere.join("cp.note");
-    let output = run_audit(&[
-        "checkpoint",
-        log_arg,
-        "--key",
-        private.to_str().unwrap(),
-        "--out",
-        note.to_str().unwrap(),
-    ]);
+    let output = sign_checkpoint();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let output = run_audit(&[
-        "verify",
-        log_arg,
-        "--checkpoint",
-        elsewhere.to_str().unwrap(),
-        "--key",
-        public_arg,
-    ]);
+    let output = verify_against_checkpoints();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!(text(&output).contains("1 signed checkpoint(s) matched"));
     // It is never overwritten.
     let before = std::fs::read(&note).unwrap();
-    let output = run_audit(&[
-        "checkpoint",
-        log_arg,
-        "--key",
-        private.to_str().unwrap(),
-        "--out",
-        note.to_str().unwrap(),
-    ]);
+    let output = sign_checkpoint();
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output).contains("already exists"));
     assert_eq!(std::fs::read(&note).unwrap(), before);
     // A file that is not a note is a finding, not a silent skip.
     std::fs::write(elsewhere.join("junk.note"), "not a note\n").unwrap();
-    let output = run_audit(&[
-        "verify",
-        log_arg,
-        "--checkpoint",
-        elsewhere.to_str().unwrap(),
-        "--key",
-        public_arg,
-    ]);
+    let output = verify_against_checkpoints();
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output).contains("malformed"));
 }
