@@ -18,9 +18,8 @@
 //! What was written in the current epoch, not yet sealed, is not protected;
 //! the verifier reports it apart, as it does the tail after the last checkpoint.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -719,18 +718,12 @@ impl ForwardSeals {
 
     fn append(&mut self, seal: &Seal) -> io::Result<()> {
         if self.seals.is_none() {
-            let file = OpenOptions::new()
-                .append(true)
-                .create(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-                .open(&self.seals_path)?;
-            if !file.metadata()?.is_file() {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("{} is not a regular file", self.seals_path.display()),
-                ));
-            }
+            let file = match crate::safe_open::open_for_appending(&self.seals_path, false) {
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                    crate::safe_open::open_for_appending(&self.seals_path, true)?
+                }
+                opened => opened?,
+            };
             self.seals = Some(file);
         }
         let file = self.seals.as_mut().expect("opened above");
