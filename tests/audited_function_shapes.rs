@@ -224,6 +224,28 @@ fn methods_taking_ref_mut_and_value_self_are_recorded() {
 }
 
 #[tokio::test]
+async fn bodies_returning_borrows_and_after_reading_arguments_are_recorded() {
+    let audit = capture();
+    let mut account = Account {
+        owner: "frank".into(),
+        balance: 1,
+    };
+    *account.balance_mut() += 1;
+    account.rename("grace".into());
+    *account.balance_mut_async().await += 1;
+    account.rename_async("heidi".into(), "moved".into()).await;
+    assert_eq!((account.balance, account.owner.as_str()), (3, "heidi"));
+    audit.assert_exactly(&[
+        Expect::action("account.balance_mut"),
+        Expect::action("account.rename")
+            .before(serde_json::json!("frank"))
+            .after(serde_json::json!("grace")),
+        Expect::action("account.balance_mut_async"),
+        Expect::action("account.rename_async").after(serde_json::json!("heidi:moved")),
+    ]);
+}
+
+#[tokio::test]
 async fn async_methods_are_recorded() {
     let audit = capture();
     let account = Account {

@@ -7,7 +7,12 @@
 //! serialised and the outcome worked out. Finishing the call hands the record
 //! to the writer; dropping it unfinished records a panic or a cancellation.
 
+use std::any::Any;
 use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
 use serde::Serialize;
 use tracing::Span;
@@ -18,11 +23,25 @@ use crate::layer::Hook;
 use crate::record::to_json;
 use crate::{FailureKind, Outcome, WriteError};
 
-/// Runs a synchronous body. Taking it as `FnOnce` makes the closure own its
-/// captures, so it may return borrows of them.
-#[inline(always)]
-pub fn run_body<R>(body: impl FnOnce() -> R) -> R {
-    body()
+/// A panic caught while a call's values were evaluated, to be resumed once
+/// the call has started (so that the panic is recorded).
+pub type CaughtPanic = Box<dyn Any + Send + 'static>;
+
+/// Evaluates one named value (`actor`, `resource`, a field) unless an earlier
+/// one panicked; a panic is kept in `panic` and resumed by
+/// [`Call::resume_panic`] once the call has begun.
+#[inline]
+pub fn catch_value<T>(panic: &mut Option<CaughtPanic>, value: impl FnOnce() -> T) -> Option<T> {
+    if panic.is_some() {
+        return None;
+    }
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(value)) {
+        Ok(value) => Some(value),
+        Err(payload) => {
+            *panic = Some(payload);
+            None
+        }
+    }
 }
 
 /// What is known about a call site at compile time.
@@ -45,6 +64,8 @@ pub struct CallStart {
     pub resource: Option<compact_str::CompactString>,
     /// `fields(name = ...)`.
     pub context: Vec<(Cow<'static, str>, compact_str::CompactString)>,
+    /// For a method: `type_name::<Self>()`, which names the default action.
+    pub owner: Option<&'static str>,
 }
 
 /// One audited call in progress.
@@ -53,6 +74,36 @@ pub struct Call {
     span: Span,
     active: bool,
     finished: bool,
+    /// The call lives in a future, which can be dropped by a panic that
+    /// started elsewhere (a sibling branch of `join!`).
+    in_future: bool,
+    /// A panic started in this call's own code (body, `before`, `after`, a
+    /// named value, the outcome).
+    own_panic: AtomicBool,
+}
+
+/// Marks the call's own code as panicking when dropped during unwinding;
+/// forgotten when the code returns.
+struct OwnCode<'a>(&'a AtomicBool);
+
+impl Drop for OwnCode<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<'a> OwnCode<'a> {
+    #[inline]
+    fn new(flag: &'a AtomicBool) -> Self {
+        OwnCode(flag)
+    }
+
+    #[inline]
+    fn done(self) {
+        std::mem::forget(self);
+    }
 }
 
 impl std::fmt::Debug for Call {
@@ -79,14 +130,63 @@ impl Call {
         self.begin_enabled(span, site, start);
     }
 
-    /// A call no audit layer can see.
+    /// A call no audit layer can see (yet): a synchronous body.
     #[inline]
     pub fn disabled() -> Call {
         Call {
             span: Span::none(),
             active: false,
             finished: false,
+            in_future: false,
+            own_panic: AtomicBool::new(false),
         }
+    }
+
+    /// Like [`disabled`](Call::disabled), for a call whose body is a future.
+    #[inline]
+    pub fn disabled_in_future() -> Call {
+        Call {
+            span: Span::none(),
+            active: false,
+            finished: false,
+            in_future: true,
+            own_panic: AtomicBool::new(false),
+        }
+    }
+
+    /// Resumes a panic caught while the call's values were evaluated: the
+    /// call has begun, so unwinding now records it as panicked.
+    #[cold]
+    pub fn resume_panic(&self, payload: CaughtPanic) -> ! {
+        self.own_panic.store(true, Ordering::Relaxed);
+        std::panic::resume_unwind(payload)
+    }
+
+    /// Runs a synchronous body in the call's span. Taking it as `FnOnce`
+    /// makes the closure own its captures, so it may return borrows of them.
+    #[inline(always)]
+    pub fn run<R>(&self, body: impl FnOnce() -> R) -> R {
+        let _entered = self.span.enter();
+        let own = OwnCode::new(&self.own_panic);
+        let ret = body();
+        own.done();
+        ret
+    }
+
+    /// The body of an async call: polled in the call's span, a panic in it
+    /// counted as the call's own.
+    #[inline]
+    pub fn body<F: Future>(&self, future: F) -> Body<'_, F> {
+        Body { call: self, future }
+    }
+
+    /// Marks code of the call that runs outside [`run`](Call::run),
+    /// [`body`](Call::body), [`before`](Call::before) and the `finish`
+    /// methods (an awaited `before` or `after`): a panic in it is the call's.
+    /// Call [`OwnSection::done`] when it returns.
+    #[inline]
+    pub fn own_section(&self) -> OwnSection<'_> {
+        OwnSection(OwnCode::new(&self.own_panic))
     }
 
     #[inline(never)]
@@ -128,7 +228,21 @@ impl Call {
         if self.active {
             // Evaluated and serialised outside the layer's lock: user code may
             // itself use tracing or the in-body API.
+            let own = OwnCode::new(&self.own_panic);
             let json = to_json(&state());
+            own.done();
+            let mut json = Some(json);
+            self.update(&mut |call| call.before = json.take());
+        }
+    }
+
+    /// Records a `before` state already evaluated (an awaited `before`).
+    #[inline]
+    pub fn before_value<T: Serialize>(&self, state: Option<T>) {
+        if let (true, Some(state)) = (self.active, state) {
+            let own = OwnCode::new(&self.own_panic);
+            let json = to_json(&state);
+            own.done();
             let mut json = Some(json);
             self.update(&mut |call| call.before = json.take());
         }
@@ -145,11 +259,35 @@ impl Call {
     /// Finishes the call with the outcome `outcome` works out (run only when active).
     #[inline]
     pub fn finish(&mut self, outcome: impl FnOnce() -> Outcome) -> Completion {
-        self.finished = true;
         if !self.active {
+            self.finished = true;
             return Completion::Done;
         }
-        self.complete(outcome(), None)
+        let own = OwnCode::new(&self.own_panic);
+        let outcome = outcome();
+        own.done();
+        self.finished = true;
+        self.complete(outcome, None)
+    }
+
+    /// Like [`finish`](Call::finish), with an `after` state already
+    /// evaluated (an awaited `after`).
+    #[inline]
+    pub fn finish_with<T: Serialize>(
+        &mut self,
+        outcome: impl FnOnce() -> Outcome,
+        after: Option<T>,
+    ) -> Completion {
+        if !self.active {
+            self.finished = true;
+            return Completion::Done;
+        }
+        let own = OwnCode::new(&self.own_panic);
+        let after = after.map(|state| to_json(&state));
+        let outcome = outcome();
+        own.done();
+        self.finished = true;
+        self.complete(outcome, after)
     }
 
     /// Like [`finish`](Call::finish), with `after` computed from the return value.
@@ -162,12 +300,18 @@ impl Call {
         // of the return value (`|ret| ret.as_ref().ok()`).
         after: impl FnOnce(&'r R) -> T,
     ) -> Completion {
-        self.finished = true;
         if !self.active {
+            self.finished = true;
             return Completion::Done;
         }
+        // A panic in `after` or in the outcome leaves the call unfinished:
+        // dropping it records the panic.
+        let own = OwnCode::new(&self.own_panic);
         let after = to_json(&after(ret));
-        self.complete(outcome(), Some(after))
+        let outcome = outcome();
+        own.done();
+        self.finished = true;
+        self.complete(outcome, Some(after))
     }
 
     fn complete(
@@ -210,16 +354,73 @@ impl Drop for Call {
 impl Call {
     #[cold]
     fn record_unfinished(&mut self) {
-        let outcome = if std::thread::panicking() {
-            Outcome::failure(FailureKind::Panicked, "panicked")
-        } else {
+        let outcome = if !std::thread::panicking() {
             Outcome::failure(
                 FailureKind::Cancelled,
                 "cancelled: the future was dropped before it completed",
             )
+        } else if !self.in_future || self.own_panic.load(Ordering::Relaxed) {
+            Outcome::failure(FailureKind::Panicked, "panicked")
+        } else {
+            // The future was dropped by a panic that unwound through whoever
+            // polled it (a sibling of `join!`, say): it did not panic itself.
+            Outcome::failure(
+                FailureKind::Cancelled,
+                "cancelled: the future was dropped while a panic elsewhere unwound",
+            )
         };
         // Neither a panic nor a drop can wait for durability; the record is queued.
         drop(self.complete(outcome, None));
+    }
+}
+
+/// See [`Call::own_section`].
+#[must_use]
+pub struct OwnSection<'a>(OwnCode<'a>);
+
+impl OwnSection<'_> {
+    /// The section returned without panicking.
+    #[inline]
+    pub fn done(self) {
+        self.0.done();
+    }
+}
+
+impl std::fmt::Debug for OwnSection<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OwnSection")
+    }
+}
+
+/// The body of an async call, polled in the call's span; see [`Call::body`].
+#[must_use = "futures do nothing unless polled"]
+pub struct Body<'a, F> {
+    call: &'a Call,
+    future: F,
+}
+
+impl<F: Future> Future for Body<'_, F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned: it is never moved out of
+        // `Body`, and `Body` has no `Drop` and is not `Unpin` unless `F` is.
+        let this = unsafe { self.get_unchecked_mut() };
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        let _entered = this.call.span.enter();
+        let own = OwnCode::new(&this.call.own_panic);
+        let poll = future.poll(cx);
+        own.done();
+        poll
+    }
+}
+
+impl<F> std::fmt::Debug for Body<'_, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Body")
+            .field("call", self.call)
+            .finish_non_exhaustive()
     }
 }
 

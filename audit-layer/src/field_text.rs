@@ -10,12 +10,15 @@
 //! the string, or the decimal number.
 //!
 //! The generated code is
-//! `(&TextOf(&value)).audit_text()` with both traits in scope: method lookup
-//! tries `TextViaCopy` on `TextOf<T>` first (receiver `&TextOf<T>` as is),
-//! then `TextViaDisplay` on `&TextOf<T>` (one more autoref).
+//! `field_text((&TextOf(&value)).audit_text())` with both traits in scope:
+//! method lookup tries `TextViaCopy` on `TextOf<T>` first (receiver
+//! `&TextOf<T>` as is), then `TextViaDisplay` on `&TextOf<T>` (one more
+//! autoref), which holds on to the value; `field_text` then formats it, and
+//! its bound is where a value that is not `Display` is reported, with a
+//! message that says what to do.
 
 use std::borrow::Cow;
-use std::fmt::{Display, Write as _};
+use std::fmt::{Debug, Display, Write as _};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -25,23 +28,86 @@ use compact_str::{CompactString, ToCompactString};
 #[derive(Debug)]
 pub struct TextOf<'a, T: ?Sized>(pub &'a T);
 
+/// A value that will be written with its `Display`.
+#[derive(Debug)]
+pub struct Displayed<'a, T: ?Sized>(pub &'a T);
+
 /// The direct copy, for strings and integers.
 pub trait TextViaCopy {
     /// The value as text.
     fn audit_text(&self) -> CompactString;
 }
 
-/// The general case: the value's `Display`.
-pub trait TextViaDisplay {
-    /// The value as text.
-    fn audit_text(&self) -> CompactString;
+/// The general case: the value, to be written with its `Display`.
+pub trait TextViaDisplay<'a, T: ?Sized> {
+    /// The value, for [`field_text`].
+    fn audit_text(&self) -> Displayed<'a, T>;
 }
 
-impl<T: Display + ?Sized> TextViaDisplay for &TextOf<'_, T> {
+impl<'a, T: ?Sized> TextViaDisplay<'a, T> for &TextOf<'a, T> {
     #[inline]
-    fn audit_text(&self) -> CompactString {
-        display_text(self.0)
+    fn audit_text(&self) -> Displayed<'a, T> {
+        Displayed(self.0)
     }
+}
+
+/// What a value named in `#[audited(...)]` must be: `Display`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be recorded as audit text: it does not implement `Display`",
+    label = "`{Self}` is not `Display`",
+    note = "implement `std::fmt::Display` for `{Self}`; or record its `Debug` with `?` (`actor = ?user`, as in `tracing`); or name text: `actor = user.id`, `actor = user.to_string()`"
+)]
+pub trait AuditDisplay {
+    /// The value as text.
+    fn display_text(&self) -> CompactString;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: Display + ?Sized> AuditDisplay for T {
+    #[inline]
+    fn display_text(&self) -> CompactString {
+        display_text(self)
+    }
+}
+
+/// The result of either lookup, made text.
+pub trait IntoFieldText {
+    /// The text.
+    fn into_field_text(self) -> CompactString;
+}
+
+impl IntoFieldText for CompactString {
+    #[inline]
+    fn into_field_text(self) -> CompactString {
+        self
+    }
+}
+
+impl<T: AuditDisplay + ?Sized> IntoFieldText for Displayed<'_, T> {
+    #[inline]
+    fn into_field_text(self) -> CompactString {
+        self.0.display_text()
+    }
+}
+
+/// The text of a named value; see the [module documentation](self).
+#[inline]
+pub fn field_text<V: IntoFieldText>(value: V) -> CompactString {
+    value.into_field_text()
+}
+
+/// `%value`: the value's `Display`.
+#[inline]
+pub fn display_field<T: AuditDisplay + ?Sized>(value: &T) -> CompactString {
+    value.display_text()
+}
+
+/// `?value`: the value's `Debug`.
+#[inline]
+pub fn debug_field<T: Debug + ?Sized>(value: &T) -> CompactString {
+    let mut text = CompactString::const_new("");
+    write!(text, "{value:?}").expect("a Debug implementation returned an error");
+    text
 }
 
 /// A value's `Display`, as `to_string` gives it.
@@ -171,10 +237,12 @@ mod tests {
             }
         }
         let value = Shouting("hi");
-        assert_eq!((&TextOf(&value)).audit_text(), "HI!");
-        assert_eq!((&TextOf(&"hi")).audit_text(), "hi");
+        assert_eq!(field_text((&TextOf(&value)).audit_text()), "HI!");
+        assert_eq!(field_text((&TextOf(&"hi")).audit_text()), "hi");
         for x in [3.5_f64, 0.1 + 0.2, 1e21, 1e-7, f64::MAX, f64::NAN] {
-            assert_eq!((&TextOf(&x)).audit_text(), x.to_string());
+            assert_eq!(field_text((&TextOf(&x)).audit_text()), x.to_string());
         }
+        assert_eq!(display_field(&value), "HI!");
+        assert_eq!(debug_field(&Some("a\nb")), "Some(\"a\\nb\")");
     }
 }

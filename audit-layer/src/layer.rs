@@ -214,6 +214,7 @@ pub(crate) struct AuditSpans<S> {
 pub(crate) struct CallState {
     site: &'static Site,
     action: Option<Text>,
+    owner: Option<&'static str>,
     pub(crate) actor: Option<Text>,
     pub(crate) resource: Option<Text>,
     pub(crate) context: Vec<(Cow<'static, str>, Text)>,
@@ -272,6 +273,7 @@ where
     extensions.insert(CallState {
         site,
         action: start.action,
+        owner: start.owner,
         actor: start.actor,
         resource: start.resource,
         context: start.context,
@@ -331,9 +333,10 @@ where
         AuditEvent {
             time: Timestamp::clamped(now),
             kind: RecordKind::Event,
-            action: match state.action.take() {
-                Some(action) => Cow::Owned(action.into_string()),
-                None => Cow::Borrowed(site.action),
+            action: match (state.action.take(), state.owner) {
+                (Some(action), _) => Cow::Owned(action.into_string()),
+                (None, Some(owner)) => Cow::Owned(method_action(owner, site)),
+                (None, None) => Cow::Borrowed(site.action),
             },
             actor: state.actor.take(),
             resource: state.resource.take(),
@@ -366,6 +369,15 @@ where
     }
     drop(span);
     layer.submit(event)
+}
+
+/// The default action of a method: the type's path, without its generic
+/// arguments (one action per method, whatever it is instantiated with), then
+/// the method's name: `blog::repo::UserRepo::delete`.
+fn method_action(owner: &str, site: &Site) -> String {
+    let owner = owner.split('<').next().unwrap_or(owner);
+    let function = site.code.function.as_deref().unwrap_or("");
+    format!("{owner}::{function}")
 }
 
 fn inherit(event: &mut AuditEvent, actor: Option<&str>, entries: &[(Cow<'static, str>, Text)]) {
@@ -448,9 +460,25 @@ where
         }
         let mut fields = ContextFields::default();
         attrs.record(&mut fields);
-        if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(fields);
+        let Some(span) = ctx.span(id) else { return };
+        // A span opened directly in an audited body (`#[instrument]` written
+        // above `#[audited]` opens its span there) speaks for the call: its
+        // values fill what the attribute did not name, before any enclosing
+        // span's.
+        if let Some(parent) = span.parent()
+            && let Some(call) = parent.extensions_mut().get_mut::<CallState>()
+            && !call.completed
+        {
+            if call.actor.is_none() {
+                call.actor.clone_from(&fields.actor);
+            }
+            for (key, value) in &fields.entries {
+                if !call.context.iter().any(|(k, _)| k == key) {
+                    set_context(&mut call.context, key.clone(), value.clone());
+                }
+            }
         }
+        span.extensions_mut().insert(fields);
     }
 
     fn on_record(&self, id: &Id, values: &span::Record<'_>, ctx: Context<'_, S>) {

@@ -63,6 +63,7 @@ mod privacy;
 mod query;
 mod read;
 mod record;
+mod returned_future;
 mod safe_open;
 mod segment;
 pub mod sink;
@@ -118,12 +119,16 @@ pub mod __private {
     use crate::record::{RecordDefaults, encode_line};
 
     pub use crate::call::{
-        Call, CallStart, Completion, FailViaError, FailViaPanic, Site, Unrecorded, run_body,
+        Body, Call, CallStart, CaughtPanic, Completion, FailViaError, FailViaPanic, OwnSection,
+        Site, Unrecorded, catch_value,
     };
     pub use crate::classify::{OutcomeOf, ViaClassify, ViaDebug, ViaDisplay, ViaSuccess};
-    pub use crate::field_text::{TextOf, TextViaCopy, TextViaDisplay};
+    pub use crate::field_text::{
+        TextOf, TextViaCopy, TextViaDisplay, debug_field, display_field, field_text,
+    };
     pub use crate::layer::any_layer_alive;
     pub use crate::record::static_code_location;
+    pub use crate::returned_future::{AuditedFuture, boxed_future};
     pub use crate::{FailureKind, Outcome};
     pub use compact_str::CompactString;
     pub use std::borrow::Cow;

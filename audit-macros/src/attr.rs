@@ -17,9 +17,43 @@ pub(crate) enum Action {
     Computed(Expr),
 }
 
+/// How a named value becomes text: as `tracing` writes it, `%` for
+/// `Display`, `?` for `Debug`; without a sigil, `Display` (with a direct copy
+/// for strings and integers).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sigil {
+    None,
+    Display,
+    Debug,
+}
+
+/// A value named by `actor`, `resource` or a context field.
+pub(crate) struct Value {
+    pub(crate) sigil: Sigil,
+    pub(crate) expr: Expr,
+}
+
+impl Parse for Value {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let sigil = if input.peek(Token![%]) {
+            input.parse::<Token![%]>()?;
+            Sigil::Display
+        } else if input.peek(Token![?]) {
+            input.parse::<Token![?]>()?;
+            Sigil::Debug
+        } else {
+            Sigil::None
+        };
+        Ok(Value {
+            sigil,
+            expr: input.parse()?,
+        })
+    }
+}
+
 pub(crate) struct FieldArg {
     pub(crate) name: Ident,
-    pub(crate) value: Expr,
+    pub(crate) value: Value,
 }
 
 pub(crate) enum Level {
@@ -30,8 +64,8 @@ pub(crate) enum Level {
 #[derive(Default)]
 pub(crate) struct AuditedArgs {
     pub(crate) action: Option<Action>,
-    pub(crate) actor: Option<Expr>,
-    pub(crate) resource: Option<Expr>,
+    pub(crate) actor: Option<Value>,
+    pub(crate) resource: Option<Value>,
     pub(crate) before: Option<Expr>,
     pub(crate) after: Option<Expr>,
     pub(crate) fields: Vec<FieldArg>,
@@ -182,14 +216,23 @@ impl Parse for AuditedArgs {
                         };
                         set_once(&mut args.action, &name, action)?;
                     }
-                    "actor" | "resource" | "before" | "after" => {
+                    "actor" | "resource" => {
                         expect_eq(input, &name)?;
                         let value = input.parse()?;
-                        let slot = match name.to_string().as_str() {
-                            "actor" => &mut args.actor,
-                            "resource" => &mut args.resource,
-                            "before" => &mut args.before,
-                            _ => &mut args.after,
+                        let slot = if name == "actor" {
+                            &mut args.actor
+                        } else {
+                            &mut args.resource
+                        };
+                        set_once(slot, &name, value)?;
+                    }
+                    "before" | "after" => {
+                        expect_eq(input, &name)?;
+                        let value = input.parse()?;
+                        let slot = if name == "before" {
+                            &mut args.before
+                        } else {
+                            &mut args.after
                         };
                         set_once(slot, &name, value)?;
                     }

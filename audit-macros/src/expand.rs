@@ -4,7 +4,8 @@
 //!
 //! 1. a `static` call site (action, function, module, file, line);
 //! 2. a span (target `audit`) carrying the named values as fields, each
-//!    evaluated once and only when some layer wants the span;
+//!    evaluated once and only when some layer wants the span; a panic in
+//!    one is held until the call has begun, so that it is recorded;
 //! 3. a `Call` started with those values, which an audit layer accepts;
 //! 4. `before` (only when the call is recorded), then the original body, in a
 //!    closure (sync) or an async block (async), so that `return` and `?` end
@@ -13,27 +14,81 @@
 //!    handed over; in strict mode, waiting for it to be durable.
 //!
 //! A panic or a dropped future drops the `Call` unfinished, which records it.
+//!
+//! Which body is wrapped depends on the function's [`Shape`]: a function
+//! that returns a future is recorded when that future completes, not when
+//! it is made.
+//!
+//! Every local the expansion adds is named with [`Span::mixed_site`]: it can
+//! neither see nor hide the user's names, wherever the function was written,
+//! inside a `macro_rules!` included.
 
-use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::visit_mut::VisitMut;
-use syn::{Block, Expr, ExprAsync, ExprCall, ItemFn, ReturnType, Stmt, Type};
+use syn::visit::Visit;
+use syn::{Block, Expr, ExprAsync, ItemFn, Pat, ReturnType};
 
-use crate::attr::{Action, AuditedArgs};
+use crate::attr::{Action, AuditedArgs, Sigil, Value};
+use crate::shape::{
+    FutureType, Shape, binds_self, erase_impl_trait, future_output, shape_of, split_rebinding,
+    ungroup,
+};
 
-/// Where the body to wrap is.
-enum BodyKind<'a> {
-    /// `fn`: run the block in a closure.
-    Sync,
-    /// `async fn`: run the block in an instrumented async block.
-    Async,
-    /// A function returning `Box::pin(async move { ... })`, as `#[async_trait]`
-    /// writes trait methods: wrap the async block inside.
-    AsyncTrait {
-        statement: usize,
-        block: &'a ExprAsync,
-    },
+/// The generated locals.
+struct Names {
+    site: Ident,
+    call: Ident,
+    ret: Ident,
+    panic: Ident,
+    span: Ident,
+    context: Ident,
+    action: Ident,
+    actor: Ident,
+    resource: Ident,
+    fields: Vec<Ident>,
+    future: Ident,
+    audited: Ident,
+    after: Ident,
+    value: Ident,
+    own: Ident,
+    completion: Ident,
+    error: Ident,
+    entered: Ident,
+    fake_return: Ident,
+}
+
+impl Names {
+    fn new(field_count: usize) -> Self {
+        let name = |text: &str| Ident::new(text, Span::mixed_site());
+        Names {
+            site: name("__AUDIT_SITE"),
+            call: name("__audit_call"),
+            ret: name("__audit_ret"),
+            panic: name("__audit_panic"),
+            span: name("__audit_span"),
+            context: name("__audit_context"),
+            action: name("__audit_action"),
+            actor: name("__audit_actor"),
+            resource: name("__audit_resource"),
+            fields: (0..field_count)
+                .map(|index| {
+                    let mut ident = format_ident!("__audit_field_{}", index);
+                    ident.set_span(Span::mixed_site());
+                    ident
+                })
+                .collect(),
+            future: name("__audit_future"),
+            audited: name("__audit_audited"),
+            after: name("__audit_after"),
+            value: name("__audit_value"),
+            own: name("__audit_own"),
+            completion: name("__audit_completion"),
+            error: name("__audit_error"),
+            entered: name("__audit_entered"),
+            fake_return: name("__audit_fake_return"),
+        }
+    }
 }
 
 pub(crate) fn expand(args: &AuditedArgs, function: &ItemFn) -> syn::Result<TokenStream> {
@@ -49,177 +104,365 @@ pub(crate) fn expand(args: &AuditedArgs, function: &ItemFn) -> syn::Result<Token
             "a variadic function cannot be audited",
         ));
     }
-    let kind = if function.sig.asyncness.is_some() {
-        BodyKind::Async
-    } else if let Some((statement, block)) = async_trait_body(&function.block) {
-        BodyKind::AsyncTrait { statement, block }
-    } else {
-        BodyKind::Sync
-    };
+    let shape = shape_of(function);
+    check_awaits(args, &shape)?;
+    if let (Shape::Diverging, Some(after)) = (&shape, &args.after) {
+        return Err(syn::Error::new(
+            after.span(),
+            "`after` never runs: this function never returns (`-> !`); record what it leaves \
+             behind with `audit_layer::record_after` before it diverges",
+        ));
+    }
 
-    let attrs = &function.attrs;
-    let vis = &function.vis;
-    let sig = &function.sig;
-    let prologue = prologue(args, function);
+    let names = Names::new(args.fields.len());
     let krate = args.krate();
+    let prologue = prologue(args, function, &names, &shape);
+    let call = &names.call;
+    let ret = &names.ret;
 
-    let body = match kind {
-        BodyKind::Sync => {
-            let block = with_fake_return(&function.block, &function.sig.output);
-            let epilogue = epilogue(args, &krate, quote!(.wait()));
-            quote_spanned! {function.block.span()=>
+    let body = match &shape {
+        Shape::Sync => {
+            let block = with_fake_return(&function.block, &function.sig.output, &names);
+            let epilogue = epilogue(args, &krate, &names, false);
+            quote! {
                 #prologue
                 #[allow(clippy::let_unit_value)]
-                let __audit_ret = {
-                    let __audit_entered = __audit_call.enter();
-                    // A closure so that `return` and `?` end the body, not the
-                    // function; run as `FnOnce`, so that a body returning a
-                    // borrow of its arguments (`&mut self.field`) compiles.
-                    #krate::__private::run_body(|| #block)
-                };
+                let #ret = #call.run(|| #block);
                 #epilogue
             }
         }
-        BodyKind::Async => {
-            let block = with_fake_return(&function.block, &function.sig.output);
-            let capture = capture_mode(&function.sig.output);
-            async_body(args, &prologue, &block, &capture)
+        Shape::Diverging => {
+            let stmts = &function.block.stmts;
+            let entered = &names.entered;
+            quote! {
+                #prologue
+                let #entered = #call.enter();
+                #(#stmts)*
+            }
         }
-        BodyKind::AsyncTrait { statement, block } => {
-            let async_attrs = &block.attrs;
-            let body = async_body(args, &prologue, &block.block, &quote!());
-            let wrapped = quote! {
-                ::std::boxed::Box::pin(#(#async_attrs)* async move { #body })
+        Shape::Async => {
+            let block = with_fake_return(&function.block, &function.sig.output, &names);
+            let capture = capture_mode(&function.sig.output);
+            let epilogue = epilogue(args, &krate, &names, true);
+            quote! {
+                #prologue
+                #[allow(clippy::let_unit_value)]
+                let #ret = #call.body(async #capture #block).await;
+                #epilogue
+            }
+        }
+        Shape::AsyncTrait(block) => {
+            let (prefix, rest) = split_rebinding(&block.block.stmts);
+            let renamed = prefix.iter().any(binds_self);
+            let rename = |tokens: TokenStream| {
+                if renamed { rename_self(tokens) } else { tokens }
             };
-            let stmts = function
-                .block
-                .stmts
-                .iter()
-                .enumerate()
-                .map(|(index, stmt)| {
-                    if index == statement {
-                        wrapped.clone()
-                    } else {
-                        quote!(#stmt)
-                    }
-                });
-            let inner_attrs = function
-                .attrs
-                .iter()
-                .filter(|a| matches!(a.style, syn::AttrStyle::Inner(_)));
-            let outer_attrs = function
-                .attrs
-                .iter()
-                .filter(|a| matches!(a.style, syn::AttrStyle::Outer));
-            return Ok(quote! {
-                #(#outer_attrs)*
-                #vis #sig {
-                    #(#inner_attrs)*
-                    #(#stmts)*
+            let awaited_before = rename(awaited_before(args, &names));
+            let epilogue = rename(epilogue(args, &krate, &names, true));
+            let async_attrs = &block.attrs;
+            let output = future_output(&function.sig.output).map(|ty| quote!(: #ty));
+            quote! {
+                #prologue
+                ::std::boxed::Box::pin(#(#async_attrs)* async move {
+                    #(#prefix)*
+                    #awaited_before
+                    #[allow(clippy::let_unit_value)]
+                    let #ret #output = #call.body(async { #(#rest)* }).await;
+                    #epilogue
+                })
+            }
+        }
+        Shape::ReturnsFuture(future_type) => {
+            let block = with_fake_return(&function.block, &function.sig.output, &names);
+            let epilogue = epilogue(args, &krate, &names, true);
+            let future = &names.future;
+            let audited = &names.audited;
+            let returned = match future_type {
+                FutureType::Opaque { unpin: false } => quote!(#audited),
+                FutureType::Opaque { unpin: true } => {
+                    quote!(::std::boxed::Box::pin(#audited))
                 }
-            });
+                FutureType::Boxed => quote!(#krate::__private::boxed_future(#audited)),
+            };
+            let output = future_output(&function.sig.output).map(|ty| quote!(: #ty));
+            quote! {
+                #prologue
+                let #future = #call.run(|| #block);
+                let #audited = async move {
+                    #[allow(clippy::let_unit_value)]
+                    let #ret #output = #call.body(#future).await;
+                    #epilogue
+                };
+                #returned
+            }
         }
     };
 
-    Ok(quote! {
-        #(#attrs)*
-        #vis #sig {
+    let outer_attrs = function
+        .attrs
+        .iter()
+        .filter(|attr| matches!(attr.style, syn::AttrStyle::Outer));
+    let inner_attrs = function
+        .attrs
+        .iter()
+        .filter(|attr| matches!(attr.style, syn::AttrStyle::Inner(_)));
+    let vis = &function.vis;
+    let sig = &function.sig;
+    let mut output = quote!(#(#outer_attrs)* #vis #sig);
+    // The user's own braces: the function stays theirs for the lints that
+    // look at its span (dead code, above all).
+    function.block.brace_token.surround(&mut output, |tokens| {
+        tokens.extend(quote! {
+            #(#inner_attrs)*
             #body
-        }
-    })
+        });
+    });
+    Ok(output)
 }
 
-/// An async body: the block runs in an async block instrumented with the
-/// call's span, so the span is entered on every poll.
-fn async_body(
-    args: &AuditedArgs,
-    prologue: &TokenStream,
-    block: &impl quote::ToTokens,
-    capture: &TokenStream,
-) -> TokenStream {
-    let krate = args.krate();
-    let epilogue = epilogue(args, &krate, quote!(.wait_async().await));
-    quote! {
-        #prologue
-        #[allow(clippy::let_unit_value)]
-        let __audit_ret = #krate::__private::Instrument::instrument(
-            async #capture #block,
-            ::core::clone::Clone::clone(__audit_call.span()),
-        )
-        .await;
-        #epilogue
+/// `#[async_trait]` moves `self` into `__self`: what runs after that must use it.
+fn rename_self(tokens: TokenStream) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|tree| match tree {
+            TokenTree::Ident(ident) if ident == "self" => {
+                TokenTree::Ident(Ident::new("__self", ident.span()))
+            }
+            TokenTree::Group(group) => {
+                let mut renamed = Group::new(group.delimiter(), rename_self(group.stream()));
+                renamed.set_span(group.span());
+                TokenTree::Group(renamed)
+            }
+            other => other,
+        })
+        .collect()
+}
+
+/// Finds `.await` outside nested async blocks, closures and items.
+#[derive(Default)]
+struct FindsAwait(Option<Span>);
+
+impl<'ast> Visit<'ast> for FindsAwait {
+    fn visit_expr_await(&mut self, expr: &'ast syn::ExprAwait) {
+        self.0.get_or_insert(expr.await_token.span());
+    }
+    fn visit_expr_async(&mut self, _: &'ast ExprAsync) {}
+    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+}
+
+fn find_await(expr: &Expr) -> Option<Span> {
+    let mut finder = FindsAwait::default();
+    finder.visit_expr(expr);
+    finder.0
+}
+
+/// `after`'s body and argument: `|ret| body`, or an expression of its own.
+fn after_parts(after: &Expr) -> (Option<&Pat>, &Expr) {
+    match ungroup(after) {
+        Expr::Closure(closure) if closure.inputs.len() == 1 => {
+            (closure.inputs.first(), &closure.body)
+        }
+        other => (None, other),
     }
 }
 
+fn after_awaits(after: &Expr) -> Option<Span> {
+    find_await(after_parts(after).1)
+}
+
+fn check_awaits(args: &AuditedArgs, shape: &Shape<'_>) -> syn::Result<()> {
+    let mut values: Vec<(&str, &Expr)> = Vec::new();
+    if let Some(Action::Computed(expr)) = &args.action {
+        values.push(("action", expr));
+    }
+    if let Some(actor) = &args.actor {
+        values.push(("actor", &actor.expr));
+    }
+    if let Some(resource) = &args.resource {
+        values.push(("resource", &resource.expr));
+    }
+    for field in &args.fields {
+        values.push(("a context field", &field.value.expr));
+    }
+    for (what, expr) in values {
+        if let Some(span) = find_await(expr) {
+            return Err(syn::Error::new(
+                span,
+                format!(
+                    "`.await` cannot be used in {what}: it is evaluated when the call starts, \
+                     to name its span; await the value before the call, or set it from the body \
+                     (`audit_layer::set_actor`, `set_resource`, `set_context`)"
+                ),
+            ));
+        }
+    }
+    if let Some(span) = args.before.as_ref().and_then(find_await)
+        && !shape.before_may_await()
+    {
+        {
+            let hint = if shape.after_may_await() {
+                "this function returns a future without being an `async fn`, so `before` runs \
+                 when it is called, where nothing can be awaited; call \
+                 `audit_layer::record_before(&state)` inside the future instead"
+            } else {
+                "only an `async fn` can await its `before` state; load it before the call, or \
+                 call `audit_layer::record_before(&state)` in the body"
+            };
+            return Err(syn::Error::new(
+                span,
+                format!("`.await` in `before`: {hint}"),
+            ));
+        }
+    }
+    if let Some(span) = args.after.as_ref().and_then(after_awaits)
+        && !shape.after_may_await()
+    {
+        {
+            return Err(syn::Error::new(
+                span,
+                "`.await` in `after`: only a function that is `async` or returns a future can \
+                 await its `after` state; call `audit_layer::record_after(&state)` in the body",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The text of a named value, evaluated under `catch_value`.
+fn text_of(krate: &TokenStream, value: &Value) -> TokenStream {
+    let expr = &value.expr;
+    match value.sigil {
+        Sigil::None => quote_spanned! {expr.span()=>
+            {
+                // Only one of the two is picked for any given type.
+                #[allow(unused_imports)]
+                use #krate::__private::{TextViaCopy as _, TextViaDisplay as _};
+                #krate::__private::field_text((&#krate::__private::TextOf(&(#expr))).audit_text())
+            }
+        },
+        Sigil::Display => quote_spanned! {expr.span()=>
+            #krate::__private::display_field(&(#expr))
+        },
+        Sigil::Debug => quote_spanned! {expr.span()=>
+            #krate::__private::debug_field(&(#expr))
+        },
+    }
+}
+
+/// Whether the function is a method (it can name `Self`).
+fn is_method(function: &ItemFn) -> bool {
+    fn mentions_self(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|tree| match tree {
+            TokenTree::Ident(ident) => ident == "Self",
+            TokenTree::Group(group) => mentions_self(group.stream()),
+            _ => false,
+        })
+    }
+    function.sig.receiver().is_some() || mentions_self(function.sig.to_token_stream())
+}
+
 /// The code before the body: call site, span, call, `before`.
-fn prologue(args: &AuditedArgs, function: &ItemFn) -> TokenStream {
+fn prologue(
+    args: &AuditedArgs,
+    function: &ItemFn,
+    names: &Names,
+    shape: &Shape<'_>,
+) -> TokenStream {
     let krate = args.krate();
     let level = args.level();
     let name = function.sig.ident.to_string();
+    let Names {
+        site,
+        call,
+        panic,
+        span,
+        context,
+        action: action_slot,
+        actor: actor_slot,
+        resource: resource_slot,
+        fields: field_slots,
+        ..
+    } = names;
     let site_action = match &args.action {
         Some(Action::Literal(literal)) => quote!(#literal),
         _ => quote!(::core::concat!(::core::module_path!(), "::", #name)),
     };
-    let to_text = |expr: &Expr, slot: &syn::Ident| {
-        quote_spanned! {expr.span()=>
+    let catch = |text: TokenStream, slot: &Ident| {
+        quote! {
             {
-                #slot = ::core::option::Option::Some({
-                    // Only one of the two is picked for any given type.
-                    #[allow(unused_imports)]
-                    use #krate::__private::{TextViaCopy as _, TextViaDisplay as _};
-                    (&#krate::__private::TextOf(&(#expr))).audit_text()
-                });
+                #slot = #krate::__private::catch_value(&mut #panic, || #text);
                 #slot.as_deref()
             }
         }
     };
-    let (action_slot, action_field) = match &args.action {
+    let (action_start, action_field) = match &args.action {
         Some(Action::Computed(expr)) => {
-            let slot = format_ident!("__audit_action");
-            let value = to_text(expr, &slot);
-            (quote!(#slot), quote!(audit.action = #value,))
+            let value = Value {
+                sigil: Sigil::None,
+                expr: expr.clone(),
+            };
+            let value = catch(text_of(&krate, &value), action_slot);
+            (quote!(#action_slot), quote!(audit.action = #value,))
         }
         _ => (
             quote!(::core::option::Option::None),
-            quote!(audit.action = __AUDIT_SITE.action,),
+            quote!(audit.action = #site.action,),
         ),
     };
-    let actor_slot = format_ident!("__audit_actor");
-    let actor_field = args.actor.as_ref().map(|expr| {
-        let value = to_text(expr, &actor_slot);
+    let owner = if args.action.is_none() && is_method(function) {
+        quote!(::core::option::Option::Some(
+            ::core::any::type_name::<Self>()
+        ))
+    } else {
+        quote!(::core::option::Option::None)
+    };
+    let actor_field = args.actor.as_ref().map(|value| {
+        let value = catch(text_of(&krate, value), actor_slot);
         quote!(audit.actor = #value,)
     });
-    let resource_slot = format_ident!("__audit_resource");
-    let resource_field = args.resource.as_ref().map(|expr| {
-        let value = to_text(expr, &resource_slot);
+    let resource_field = args.resource.as_ref().map(|value| {
+        let value = catch(text_of(&krate, value), resource_slot);
         quote!(audit.resource = #value,)
     });
     let field_count = args.fields.len();
-    let field_slots: Vec<_> = (0..field_count)
-        .map(|index| format_ident!("__audit_field_{}", index))
-        .collect();
-    let field_entries = args.fields.iter().zip(&field_slots).map(|(field, slot)| {
+    let field_entries = args.fields.iter().zip(field_slots).map(|(field, slot)| {
         let name = &field.name;
-        let value = to_text(&field.value, slot);
+        let value = catch(text_of(&krate, &field.value), slot);
         quote!(audit.#name = #value,)
     });
-    let context_pushes = args.fields.iter().zip(&field_slots).map(|(field, slot)| {
+    // Pushed in key order: the call's context is kept sorted.
+    let mut sorted: Vec<_> = args.fields.iter().zip(field_slots).collect();
+    sorted.sort_by_key(|(field, _)| field.name.to_string());
+    let context_pushes = sorted.iter().map(|(field, slot)| {
         let key = field.name.to_string();
         quote! {
             if let ::core::option::Option::Some(value) = #slot {
-                __audit_context.push((#krate::__private::Cow::Borrowed(#key), value));
+                #context.push((#krate::__private::Cow::Borrowed(#key), value));
             }
         }
     });
-    let before = args.before.as_ref().map(|expr| {
-        quote_spanned! {expr.span()=>
+    let before = match &args.before {
+        Some(expr) if find_await(expr).is_none() => Some(quote_spanned! {expr.span()=>
             #[allow(clippy::redundant_closure)]
-            __audit_call.before(|| #expr);
-        }
-    });
+            #call.before(|| #expr);
+        }),
+        _ => None,
+    };
+    let before = if matches!(shape, Shape::AsyncTrait(_)) {
+        // Runs when the method is called, where `self` is still `self`.
+        before
+    } else {
+        before.or_else(|| Some(awaited_before(args, names)))
+    };
+    let new_call = if shape.in_future() {
+        quote!(#krate::__private::Call::disabled_in_future())
+    } else {
+        quote!(#krate::__private::Call::disabled())
+    };
 
     quote! {
-        static __AUDIT_SITE: #krate::__private::Site = #krate::__private::Site {
+        static #site: #krate::__private::Site = #krate::__private::Site {
             action: #site_action,
             code: #krate::__private::static_code_location(
                 ::core::module_path!(),
@@ -229,7 +472,9 @@ fn prologue(args: &AuditedArgs, function: &ItemFn) -> TokenStream {
             ),
         };
         #[allow(unused_mut)]
-        let mut __audit_action: ::core::option::Option<#krate::__private::CompactString> = ::core::option::Option::None;
+        let mut #panic: ::core::option::Option<#krate::__private::CaughtPanic> = ::core::option::Option::None;
+        #[allow(unused_mut)]
+        let mut #action_slot: ::core::option::Option<#krate::__private::CompactString> = ::core::option::Option::None;
         #[allow(unused_mut)]
         let mut #actor_slot: ::core::option::Option<#krate::__private::CompactString> = ::core::option::Option::None;
         #[allow(unused_mut)]
@@ -243,11 +488,11 @@ fn prologue(args: &AuditedArgs, function: &ItemFn) -> TokenStream {
         // Built in place: moving the call out of an `if` costs more than the
         // whole disabled path.
         #[allow(unused_mut)]
-        let mut __audit_call = #krate::__private::Call::disabled();
+        let mut #call = #new_call;
         if #krate::__private::tracing::level_enabled!(#level)
             || #krate::__private::any_layer_alive()
         {
-            let __audit_span = #krate::__private::tracing::span!(
+            let #span = #krate::__private::tracing::span!(
                 target: "audit",
                 #level,
                 #name,
@@ -260,52 +505,119 @@ fn prologue(args: &AuditedArgs, function: &ItemFn) -> TokenStream {
             // Sized once for every field, and allocated only when the fields
             // were evaluated, i.e. when the span is enabled.
             #[allow(unused_mut)]
-            let mut __audit_context = ::std::vec::Vec::with_capacity(
-                if __audit_span.is_disabled() { 0 } else { #field_count },
+            let mut #context = ::std::vec::Vec::with_capacity(
+                if #span.is_disabled() { 0 } else { #field_count },
             );
             #(#context_pushes)*
-            __audit_call.begin(
-                __audit_span,
-                &__AUDIT_SITE,
+            #call.begin(
+                #span,
+                &#site,
                 #krate::__private::CallStart {
-                    action: #action_slot,
+                    action: #action_start,
                     actor: #actor_slot,
                     resource: #resource_slot,
-                    context: __audit_context,
+                    context: #context,
+                    owner: #owner,
                 },
             );
+        }
+        if let ::core::option::Option::Some(#panic) = #panic {
+            #call.resume_panic(#panic);
         }
         #before
     }
 }
 
+/// A `before` that awaits: evaluated in the future, only when recorded.
+fn awaited_before(args: &AuditedArgs, names: &Names) -> TokenStream {
+    let Some(expr) = args
+        .before
+        .as_ref()
+        .filter(|expr| find_await(expr).is_some())
+    else {
+        return quote!();
+    };
+    let Names {
+        call, own, value, ..
+    } = names;
+    quote! {
+        if #call.is_active() {
+            let #own = #call.own_section();
+            let #value = #expr;
+            #own.done();
+            #call.before_value(::core::option::Option::Some(#value));
+        }
+    }
+}
+
 /// The code after the body: outcome, `after`, hand-over, return.
-fn epilogue(args: &AuditedArgs, krate: &TokenStream, wait: TokenStream) -> TokenStream {
+fn epilogue(
+    args: &AuditedArgs,
+    krate: &TokenStream,
+    names: &Names,
+    asynchronous: bool,
+) -> TokenStream {
+    let Names {
+        call,
+        ret,
+        after: after_slot,
+        own,
+        value,
+        completion,
+        error,
+        ..
+    } = names;
     let outcome = quote! {
         || {
             #[allow(unused_imports)]
             use #krate::__private::{ViaClassify as _, ViaDebug as _, ViaDisplay as _, ViaSuccess as _};
-            (&&&&#krate::__private::OutcomeOf(&__audit_ret)).audit_outcome()
+            (&&&&#krate::__private::OutcomeOf(&#ret)).audit_outcome()
         }
     };
     let finish = match &args.after {
-        None => quote!(__audit_call.finish(#outcome)),
-        Some(Expr::Closure(closure)) => {
-            quote_spanned!(closure.span()=> __audit_call.finish_after(#outcome, &__audit_ret, #closure))
+        None => quote!(#call.finish(#outcome)),
+        Some(after) if after_awaits(after).is_some() => {
+            let (pattern, body) = after_parts(after);
+            let bind = pattern.map(|pattern| quote!(let #pattern = &#ret;));
+            quote! {
+                {
+                    let #after_slot = if #call.is_active() {
+                        let #own = #call.own_section();
+                        #bind
+                        let #value = #body;
+                        #own.done();
+                        ::core::option::Option::Some(#value)
+                    } else {
+                        ::core::option::Option::None
+                    };
+                    #call.finish_with(#outcome, #after_slot)
+                }
+            }
         }
-        Some(expr) => {
-            quote_spanned!(expr.span()=> __audit_call.finish_after(#outcome, &__audit_ret, |_| #expr))
-        }
+        Some(after) => match ungroup(after) {
+            Expr::Closure(closure) => {
+                quote_spanned!(closure.span()=> #call.finish_after(#outcome, &#ret, #closure))
+            }
+            expr => {
+                quote_spanned!(expr.span()=> #call.finish_after(#outcome, &#ret, |_| #expr))
+            }
+        },
+    };
+    let wait = if asynchronous {
+        quote!(.wait_async().await)
+    } else {
+        quote!(.wait())
     };
     quote! {
+        let #completion = #finish;
         // Only a strict call can fail here, and only under a failure policy
         // that gives records up: see `audit_layer::AuditUnrecorded`.
-        match #finish #wait {
-            ::core::result::Result::Ok(()) => __audit_ret,
-            ::core::result::Result::Err(__audit_error) => {
+        match #completion #wait {
+            ::core::result::Result::Ok(()) => #ret,
+            ::core::result::Result::Err(#error) => {
                 #[allow(unused_imports)]
                 use #krate::__private::{FailViaError as _, FailViaPanic as _};
-                (&&#krate::__private::Unrecorded::new(__audit_ret)).fail(__audit_error)
+                (&&#krate::__private::Unrecorded::new(#ret)).fail(#error)
             }
         }
     }
@@ -333,79 +645,32 @@ fn capture_mode(output: &ReturnType) -> TokenStream {
     if finder.0 { quote!(move) } else { quote!() }
 }
 
-/// The block, preceded by an unreachable `return` of the declared type, so
-/// that `?` and `return` inside the closure or async block infer the right
-/// type (the technique of `tracing::instrument`).
-fn with_fake_return(block: &Block, output: &ReturnType) -> TokenStream {
+/// The block's statements, preceded by an unreachable `return` of the
+/// declared type, so that `?` and `return` inside the closure or async block
+/// infer the right type (the technique of `tracing::instrument`). The
+/// statements are spliced, not nested in a block of their own: a one-line
+/// body would otherwise be a block around a single expression, which rustc
+/// reports as `unused_braces` in the user's code.
+fn with_fake_return(block: &Block, output: &ReturnType, names: &Names) -> TokenStream {
     let (return_type, span) = match output {
         ReturnType::Type(_, ty) => (erase_impl_trait(ty), ty.span()),
         ReturnType::Default => (syn::parse_quote!(()), Span::call_site()),
     };
+    let fake = &names.fake_return;
     let fake_return = quote_spanned! {span=>
         #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::let_unit_value, clippy::unreachable)]
         if false {
-            let __audit_fake_return: #return_type =
+            let #fake: #return_type =
                 ::core::unreachable!("only here to name the return type");
-            return __audit_fake_return;
+            return #fake;
         }
     };
-    quote! {
-        {
-            #fake_return
-            #block
-        }
-    }
-}
-
-/// `impl Trait` cannot name a `let`'s type: replace it with `_`.
-fn erase_impl_trait(ty: &Type) -> Type {
-    struct Eraser;
-    impl VisitMut for Eraser {
-        fn visit_type_mut(&mut self, ty: &mut Type) {
-            if let Type::ImplTrait(_) = ty {
-                let underscore = syn::Token![_](ty.span());
-                *ty = syn::parse_quote!(#underscore);
-            } else {
-                syn::visit_mut::visit_type_mut(self, ty);
-            }
-        }
-    }
-    let mut ty = ty.clone();
-    Eraser.visit_type_mut(&mut ty);
-    ty
-}
-
-/// Finds `Box::pin(async move { ... })` as the last expression of a body.
-fn async_trait_body(block: &Block) -> Option<(usize, &ExprAsync)> {
-    let (index, expr) =
-        block
-            .stmts
-            .iter()
-            .enumerate()
-            .rev()
-            .find_map(|(index, stmt)| match stmt {
-                Stmt::Expr(expr, None) => Some((index, expr)),
-                _ => None,
-            })?;
-    let Expr::Call(ExprCall { func, args, .. }) = expr else {
-        return None;
-    };
-    let Expr::Path(path) = func.as_ref() else {
-        return None;
-    };
-    let segments: Vec<String> = path
-        .path
-        .segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect();
-    if !segments.ends_with(&["Box".to_owned(), "pin".to_owned()]) || args.len() != 1 {
-        return None;
-    }
-    match args.first()? {
-        Expr::Async(async_block) if async_block.capture.is_some() => Some((index, async_block)),
-        _ => None,
-    }
+    let stmts = &block.stmts;
+    let mut tokens = TokenStream::new();
+    block.brace_token.surround(&mut tokens, |tokens| {
+        tokens.extend(quote!(#fake_return #(#stmts)*));
+    });
+    tokens
 }
 
 #[cfg(test)]
@@ -419,5 +684,14 @@ mod tests {
         assert_eq!(capture(syn::parse_quote!(-> Option<&'a mut T>)), "move");
         assert_eq!(capture(syn::parse_quote!(-> &str)), "");
         assert_eq!(capture(syn::parse_quote!()), "");
+    }
+
+    #[test]
+    fn self_is_renamed_everywhere_but_in_other_words() {
+        let renamed = rename_self(quote!(|r| (self.owner.clone(), Self::X, selfish, [self])));
+        assert_eq!(
+            renamed.to_string(),
+            quote!(|r| (__self.owner.clone(), Self::X, selfish, [__self])).to_string()
+        );
     }
 }

@@ -9,6 +9,7 @@ use quote::ToTokens;
 
 mod attr;
 mod expand;
+mod shape;
 
 /// Makes every call of a function an audit record: who did what, to what,
 /// with what result, and the state before and after.
