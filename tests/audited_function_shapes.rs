@@ -360,3 +360,213 @@ fn the_default_action_is_the_function_path() {
     let record = audit.records().remove(0);
     assert_eq!(record.action, "audited_function_shapes::nightly_cleanup");
 }
+
+struct UserRepo;
+struct PostRepo;
+
+impl UserRepo {
+    #[audited]
+    fn delete(&self, _id: u64) {}
+
+    #[audited]
+    fn create() -> Self {
+        UserRepo
+    }
+}
+
+impl PostRepo {
+    #[audited]
+    fn delete(&self, _id: u64) {}
+}
+
+trait Archive {
+    fn archive(&self);
+}
+
+struct Generic<T>(T);
+
+impl<T> Archive for Generic<T> {
+    #[audited]
+    fn archive(&self) {}
+}
+
+#[test]
+fn the_default_action_of_a_method_names_its_type() {
+    let audit = capture();
+    UserRepo.delete(1);
+    PostRepo.delete(1);
+    let _ = UserRepo::create();
+    Generic(1_u8).archive();
+    Generic("x").archive();
+    audit.assert_exactly(&[
+        Expect::action("audited_function_shapes::UserRepo::delete"),
+        Expect::action("audited_function_shapes::PostRepo::delete"),
+        Expect::action("audited_function_shapes::UserRepo::create"),
+        // One action per method, whatever the type is instantiated with.
+        Expect::action("audited_function_shapes::Generic::archive"),
+        Expect::action("audited_function_shapes::Generic::archive"),
+    ]);
+}
+
+/// A body that starts with an inner attribute keeps it.
+#[audited(action = "shape.inner_attribute")]
+fn inner_attribute() -> u32 {
+    #![allow(clippy::identity_op)]
+    1 + 0
+}
+
+/// A function that never returns: only a panic ends its call.
+#[audited(action = "shape.diverging", actor = who)]
+fn diverging(who: &str) -> ! {
+    panic!("{who} stopped the world")
+}
+
+#[test]
+fn inner_attributes_and_never_returning_functions_are_recorded() {
+    let audit = capture();
+    assert_eq!(inner_attribute(), 1);
+    assert!(std::panic::catch_unwind(|| diverging("ivan")).is_err());
+    audit.assert_exactly(&[
+        Expect::action("shape.inner_attribute").success(),
+        Expect::action("shape.diverging")
+            .actor("ivan")
+            .failure_kind(audit_layer::FailureKind::Panicked),
+    ]);
+}
+
+#[async_trait::async_trait]
+trait Ledger {
+    async fn credit(&mut self, amount: i64) -> Result<i64, String>;
+}
+
+struct Wallet {
+    owner: String,
+    balance: i64,
+}
+
+#[async_trait::async_trait]
+impl Ledger for Wallet {
+    /// `&mut self`, and `after` reads `self` once the body is done with it.
+    #[audited(
+        action = "wallet.credit",
+        actor = self.owner,
+        before = self.balance,
+        after = |_| self.balance,
+    )]
+    async fn credit(&mut self, amount: i64) -> Result<i64, String> {
+        tokio::task::yield_now().await;
+        if amount < 0 {
+            return Err("negative credit".into());
+        }
+        self.balance += amount;
+        Ok(self.balance)
+    }
+}
+
+#[tokio::test]
+async fn async_trait_methods_on_mut_self_can_read_self_after_the_body() {
+    let audit = capture();
+    let mut wallet = Wallet {
+        owner: "judy".into(),
+        balance: 5,
+    };
+    assert_eq!(wallet.credit(3).await, Ok(8));
+    assert!(wallet.credit(-1).await.is_err());
+    audit.assert_exactly(&[
+        Expect::action("wallet.credit")
+            .actor("judy")
+            .before(serde_json::json!(5))
+            .after(serde_json::json!(8))
+            .success(),
+        Expect::action("wallet.credit")
+            .before(serde_json::json!(8))
+            .after(serde_json::json!(8))
+            .failure()
+            .reason("negative credit"),
+    ]);
+}
+
+/// A `macro_rules!` that writes audited functions around what its caller
+/// passes: a body, and an `after` expression.
+macro_rules! audited_operation {
+    ($name:ident($input:ident), $action:literal, after = $after:expr, $body:block) => {
+        #[audited(action = $action, after = $after)]
+        fn $name($input: u32) -> u32 $body
+    };
+}
+
+audited_operation!(
+    doubled(input),
+    "macro.doubled",
+    after = |ret: &u32| *ret + 1,
+    {
+        let factor = 2;
+        input * factor
+    }
+);
+
+audited_operation!(tripled(input), "macro.tripled", after = "constant state", {
+    input * 3
+});
+
+#[test]
+fn functions_written_by_macro_rules_are_recorded() {
+    let audit = capture();
+    assert_eq!(doubled(2), 4);
+    assert_eq!(tripled(2), 6);
+    audit.assert_exactly(&[
+        // The closure passed as `$after:expr` is called, not recorded as a value.
+        Expect::action("macro.doubled").after(serde_json::json!(5)),
+        Expect::action("macro.tripled").after(serde_json::json!("constant state")),
+    ]);
+}
+
+async fn load_title(id: u64) -> String {
+    tokio::task::yield_now().await;
+    format!("post {id}")
+}
+
+/// Decision: in an `async fn`, `before` and `after` may `.await`.
+#[audited(
+    action = "post.rename",
+    resource = id,
+    before = load_title(id).await,
+    after = |_| load_title(id + 1).await,
+)]
+async fn rename_post(id: u64) -> Result<(), String> {
+    Ok(())
+}
+
+#[tokio::test]
+async fn before_and_after_may_await_in_an_async_fn() {
+    let audit = capture();
+    rename_post(4).await.unwrap();
+    audit.assert_one(
+        &Expect::action("post.rename")
+            .resource("4")
+            .before(serde_json::json!("post 4"))
+            .after(serde_json::json!("post 5")),
+    );
+}
+
+#[derive(Debug)]
+struct UserId(u64);
+
+/// `?value` records `Debug`, `%value` `Display`, as `tracing` writes them.
+#[audited(action = "shape.sigils", actor = ?user, resource = %id, fields(ticket = ?Some("T-1")))]
+fn sigils(user: UserId, id: u64) {
+    let _ = user.0;
+    let _ = id;
+}
+
+#[test]
+fn values_may_be_recorded_with_debug_or_display_as_in_tracing() {
+    let audit = capture();
+    sigils(UserId(7), 8);
+    audit.assert_one(
+        &Expect::action("shape.sigils")
+            .actor("UserId(7)")
+            .resource("8")
+            .context("ticket", "Some(\"T-1\")"),
+    );
+}

@@ -274,16 +274,16 @@ fn after_awaits(after: &Expr) -> Option<Span> {
 fn check_awaits(args: &AuditedArgs, shape: &Shape<'_>) -> syn::Result<()> {
     let mut values: Vec<(&str, &Expr)> = Vec::new();
     if let Some(Action::Computed(expr)) = &args.action {
-        values.push(("action", expr));
+        values.push(("`action`", expr));
     }
     if let Some(actor) = &args.actor {
-        values.push(("actor", &actor.expr));
+        values.push(("`actor`", &actor.expr));
     }
     if let Some(resource) = &args.resource {
-        values.push(("resource", &resource.expr));
+        values.push(("`resource`", &resource.expr));
     }
     for field in &args.fields {
-        values.push(("a context field", &field.value.expr));
+        values.push(("`fields(..)`", &field.value.expr));
     }
     for (what, expr) in values {
         if let Some(span) = find_await(expr) {

@@ -1,0 +1,14 @@
+use std::future::Future;
+
+use audit_layer::audited;
+
+async fn load() -> u32 {
+    1
+}
+
+#[audited(before = load().await)]
+fn update() -> impl Future<Output = ()> {
+    async {}
+}
+
+fn main() {}
