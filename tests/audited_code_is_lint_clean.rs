@@ -33,6 +33,16 @@ fn before_after(state: u32) -> u32 {
     state + 1
 }
 
+#[track_caller]
+#[audited(action = "lint.track_caller")]
+fn track_caller(text: &str) -> Result<u8, std::num::ParseIntError> {
+    if text.is_empty() {
+        return Ok(0);
+    }
+    let value: u8 = text.parse()?;
+    Ok(value)
+}
+
 #[audited(action = "lint.diverging")]
 fn diverging() -> ! {
     panic!("stop")
@@ -96,12 +106,13 @@ async fn every_shape_runs_and_is_recorded() {
     assert_eq!(before_after(1), 2);
     assert!(std::panic::catch_unwind(|| diverging()).is_err());
     assert_eq!(inner_attribute(), 1);
+    assert_eq!(track_caller("7"), Ok(7));
     assert_eq!(Memory(0).put(4).await, Ok(4));
     assert_eq!(returns_future().await, Ok(1));
     assert_eq!(boxed().await, Ok(2));
     let service = Service { name: "svc".into() };
     assert_eq!(service.method(), "svc");
     assert_eq!(service.async_method().await, 3);
-    assert_eq!(audit.records().len(), 12);
+    assert_eq!(audit.records().len(), 13);
     audit.assert_one(&Expect::action("lint.value").actor("alice").resource("3"));
 }

@@ -27,12 +27,13 @@ use proc_macro2::{Group, Ident, Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
-use syn::{Block, Expr, ExprAsync, ItemFn, Pat, ReturnType};
+use syn::visit_mut::VisitMut;
+use syn::{Block, Expr, ExprAsync, ItemFn, Pat, ReturnType, Type};
 
 use crate::attr::{Action, AuditedArgs, Sigil, Value};
 use crate::shape::{
-    FutureType, Shape, binds_self, erase_impl_trait, future_output, shape_of, split_rebinding,
-    ungroup,
+    Exit, FutureType, Shape, binds_self, erase_impl_trait, future_output, shape_of,
+    split_rebinding, ungroup,
 };
 
 /// The generated locals.
@@ -131,6 +132,42 @@ pub(crate) fn expand(args: &AuditedArgs, function: &ItemFn) -> syn::Result<Token
                 #epilogue
             }
         }
+        Shape::TrackCaller(exit) => {
+            let entered = &names.entered;
+            let span = &names.span;
+            let finish = |value: TokenStream| {
+                let return_type = declared_type(&function.sig.output);
+                let epilogue = epilogue(args, &krate, &names, false);
+                quote! {
+                    {
+                        #[allow(clippy::let_unit_value)]
+                        let #ret: #return_type = #value;
+                        ::core::mem::drop(#entered);
+                        #epilogue
+                    }
+                }
+            };
+            let mut block = function.block.as_ref().clone();
+            EarlyExits {
+                exit: *exit,
+                finish: &finish,
+            }
+            .visit_block_mut(&mut block);
+            let stmts = &block.stmts;
+            let mut body = TokenStream::new();
+            block.brace_token.surround(&mut body, |tokens| {
+                tokens.extend(quote!(#(#stmts)*));
+            });
+            let tail = finish(body);
+            quote! {
+                #prologue
+                // A clone, so that finishing the call (`&mut`) while it is
+                // entered borrows nothing twice.
+                let #span = ::core::clone::Clone::clone(#call.span());
+                let #entered = #span.enter();
+                #tail
+            }
+        }
         Shape::Diverging => {
             let stmts = &function.block.stmts;
             let entered = &names.entered;
@@ -218,6 +255,73 @@ pub(crate) fn expand(args: &AuditedArgs, function: &ItemFn) -> syn::Result<Token
         });
     });
     Ok(output)
+}
+
+/// The declared return type, `impl Trait` erased, for a `let`.
+fn declared_type(output: &ReturnType) -> Type {
+    match output {
+        ReturnType::Type(_, ty) => erase_impl_trait(ty),
+        ReturnType::Default => syn::parse_quote!(()),
+    }
+}
+
+/// Rewrites the `return`s and `?`s of a body run in place so that they
+/// finish the call first; closures, async blocks and items keep theirs.
+struct EarlyExits<'a> {
+    exit: Exit,
+    finish: &'a dyn Fn(TokenStream) -> TokenStream,
+}
+
+impl VisitMut for EarlyExits<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            Expr::Closure(_) | Expr::Async(_) | Expr::Const(_) => {}
+            Expr::Return(early) => {
+                if let Some(value) = &mut early.expr {
+                    self.visit_expr_mut(value);
+                }
+                let value = match &early.expr {
+                    Some(value) => quote!(#value),
+                    None => quote!(()),
+                };
+                let finished = (self.finish)(value);
+                *expr = syn::parse_quote_spanned!(early.return_token.span=> return #finished);
+            }
+            Expr::Try(question_mark) => {
+                self.visit_expr_mut(&mut question_mark.expr);
+                let operand = &question_mark.expr;
+                let value = Ident::new("__audit_value", Span::mixed_site());
+                let residual = Ident::new("__audit_residual", Span::mixed_site());
+                let replaced = match self.exit {
+                    Exit::Result => {
+                        let finished = (self.finish)(quote! {
+                            ::core::result::Result::Err(::core::convert::From::from(#residual))
+                        });
+                        quote! {
+                            match #operand {
+                                ::core::result::Result::Ok(#value) => #value,
+                                ::core::result::Result::Err(#residual) => return #finished,
+                            }
+                        }
+                    }
+                    Exit::Option => {
+                        let finished = (self.finish)(quote!(::core::option::Option::None));
+                        quote! {
+                            match #operand {
+                                ::core::option::Option::Some(#value) => #value,
+                                ::core::option::Option::None => return #finished,
+                            }
+                        }
+                    }
+                    Exit::NoQuestionMark => return,
+                };
+                *expr = syn::parse_quote_spanned!(question_mark.question_token.span=> #replaced);
+            }
+            _ => syn::visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
 }
 
 /// `#[async_trait]` moves `self` into `__self`: what runs after that must use it.

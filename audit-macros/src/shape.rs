@@ -10,6 +10,10 @@ use syn::{Block, Expr, ExprAsync, ExprCall, ItemFn, Pat, ReturnType, Stmt, Type,
 pub(crate) enum Shape<'a> {
     /// `fn`: run the block in a closure.
     Sync,
+    /// A `#[track_caller]` `fn`: run the block in place, so that
+    /// `Location::caller()` and the panics in it still see the caller; its
+    /// `return`s and `?`s are rewritten to finish the call.
+    TrackCaller(Exit),
     /// `fn ... -> !`: run the block in place; only a panic ends the call.
     Diverging,
     /// `async fn`: run the block in an async block polled in the call's span.
@@ -20,6 +24,17 @@ pub(crate) enum Shape<'a> {
     AsyncTrait(&'a ExprAsync),
     /// Another `fn` returning a future: wrap the future the body returns.
     ReturnsFuture(FutureType),
+}
+
+/// What `?` returns early in a function run in place.
+#[derive(Clone, Copy)]
+pub(crate) enum Exit {
+    /// `Err(From::from(e))`.
+    Result,
+    /// `None`.
+    Option,
+    /// The body has no `?`.
+    NoQuestionMark,
 }
 
 /// The declared type of a returned future.
@@ -64,9 +79,51 @@ pub(crate) fn shape_of(function: &ItemFn) -> Shape<'_> {
     if let Some(block) = boxed_async_body(&function.block) {
         return Shape::AsyncTrait(block);
     }
-    match future_type(&function.sig.output) {
-        Some(future_type) => Shape::ReturnsFuture(future_type),
-        None => Shape::Sync,
+    if let Some(future_type) = future_type(&function.sig.output) {
+        return Shape::ReturnsFuture(future_type);
+    }
+    let track_caller = function
+        .attrs
+        .iter()
+        .any(|attr| attr.path().is_ident("track_caller"));
+    if track_caller && let Some(exit) = exit_of(function) {
+        return Shape::TrackCaller(exit);
+    }
+    Shape::Sync
+}
+
+/// How a body run in place exits early, if it can be rewritten: a `?` is
+/// understood in a function returning `Result` or `Option`; in any other, a
+/// `#[track_caller]` body keeps its closure (its `?` would otherwise bypass
+/// the record).
+fn exit_of(function: &ItemFn) -> Option<Exit> {
+    #[derive(Default)]
+    struct FindsTry(bool);
+    impl<'ast> syn::visit::Visit<'ast> for FindsTry {
+        fn visit_expr_try(&mut self, _: &'ast syn::ExprTry) {
+            self.0 = true;
+        }
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_expr_async(&mut self, _: &'ast ExprAsync) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut finder = FindsTry::default();
+    syn::visit::Visit::visit_block(&mut finder, &function.block);
+    if !finder.0 {
+        return Some(Exit::NoQuestionMark);
+    }
+    let ReturnType::Type(_, ty) = &function.sig.output else {
+        return None;
+    };
+    let Type::Path(path) = ungroup_type(ty) else {
+        return None;
+    };
+    if last_segment_is(&path.path, "Result") {
+        Some(Exit::Result)
+    } else if last_segment_is(&path.path, "Option") {
+        Some(Exit::Option)
+    } else {
+        None
     }
 }
 
