@@ -80,10 +80,14 @@ where
     ///
     /// See [`AuditLayer`].
     pub fn new(handle: AuditHandle) -> Self {
+        Self::with_destination(Destination::Writer(handle))
+    }
+
+    fn with_destination(destination: Destination) -> Self {
         warn_if_compiled_out();
         LAYERS_ALIVE.fetch_add(1, Ordering::Relaxed);
         let spans = AuditSpans {
-            handle,
+            destination,
             strict: false,
             hook: Hook {
                 start: start_call::<S>,
@@ -96,6 +100,13 @@ where
         AuditLayer {
             inner: Filtered::new(spans, AuditSpanFilter),
         }
+    }
+
+    /// A layer that hands each record to the test capture alive in the
+    /// process (see `testing::capture`), for the threads a test starts.
+    #[cfg(feature = "testing")]
+    pub(crate) fn to_live_captures() -> Self {
+        Self::with_destination(Destination::LiveCaptures)
     }
 
     /// In strict mode an audited call returns only once its record is synced
@@ -204,7 +215,7 @@ pub(crate) struct Hook {
 
 /// The inner layer; [`AuditLayer`] adds the filter around it.
 pub(crate) struct AuditSpans<S> {
-    handle: AuditHandle,
+    destination: Destination,
     strict: bool,
     hook: Hook,
     _subscriber: PhantomData<fn(S)>,
@@ -364,8 +375,10 @@ where
         }
         enclosing = ancestor.parent();
     }
-    if event.actor.is_none() {
-        layer.handle.note_missing_actor();
+    if event.actor.is_none()
+        && let Destination::Writer(handle) = &layer.destination
+    {
+        handle.note_missing_actor();
     }
     drop(span);
     layer.submit(event)
@@ -412,8 +425,10 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     static WARNED: AtomicBool = AtomicBool::new(false);
-    if let Some(layer) = dispatch.downcast_ref::<AuditSpans<S>>() {
-        layer.handle.note_unaudited();
+    if let Some(layer) = dispatch.downcast_ref::<AuditSpans<S>>()
+        && let Destination::Writer(handle) = &layer.destination
+    {
+        handle.note_unaudited();
     }
     if !WARNED.swap(true, Ordering::Relaxed) {
         eprintln!(
@@ -425,12 +440,28 @@ where
     }
 }
 
+/// Where a layer's records go.
+enum Destination {
+    /// The writer behind this handle.
+    Writer(AuditHandle),
+    /// The test captures alive in the process: see `testing`.
+    #[cfg(feature = "testing")]
+    LiveCaptures,
+}
+
 impl<S> AuditSpans<S> {
     fn submit(&self, event: AuditEvent) -> Completion {
+        let handle = match &self.destination {
+            Destination::Writer(handle) => handle,
+            #[cfg(feature = "testing")]
+            Destination::LiveCaptures => {
+                return crate::testing::submit_to_live_captures(event, self.strict);
+            }
+        };
         let result = if self.strict {
-            self.handle.submit_acked(event).map(Completion::Pending)
+            handle.submit_acked(event).map(Completion::Pending)
         } else {
-            self.handle.submit(event).map(|()| Completion::Done)
+            handle.submit(event).map(|()| Completion::Done)
         };
         result.unwrap_or_else(|_| {
             static WARNED: AtomicBool = AtomicBool::new(false);

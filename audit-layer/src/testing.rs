@@ -7,6 +7,17 @@
 //! spawned tasks are captured. Tests running in parallel each have their own
 //! thread (and runtime), so they never see each other's records.
 //!
+//! Work the test sends to other threads is captured too: `spawn_blocking`, a
+//! `std::thread`, a runtime built after `capture()`. The first capture makes
+//! itself the process's global default subscriber (when no global default
+//! is set yet), which hands each record made on a thread without a
+//! subscriber of its own to the capture alive at the time. When several
+//! captures are alive at once (tests running in parallel), such a record
+//! cannot be told apart: every live capture gets it, and says so in its
+//! failure messages. A record made where no capture can see it at all (the
+//! test process set its own global subscriber first) makes every assertion
+//! of every live capture fail: `assert_none` never passes by blindness.
+//!
 //! # Examples
 //!
 //! ```
@@ -44,7 +55,8 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -52,6 +64,8 @@ use tracing::Dispatch;
 use tracing::dispatcher::DefaultGuard;
 use tracing_subscriber::layer::SubscriberExt;
 
+use crate::call::Completion;
+use crate::record::AuditEvent;
 use crate::{
     AuditHandle, AuditLayer, AuditRecord, AuditWriter, Change, Durability, FailureKind, MemoryLog,
     MemorySink, Privacy, RecordKind, Verifier, WriterGuard,
@@ -60,6 +74,72 @@ use crate::{
 thread_local! {
     /// The capture installed on a tokio worker thread.
     static WORKER_DEFAULT: RefCell<Option<DefaultGuard>> = const { RefCell::new(None) };
+}
+
+/// A capture as the process-wide router sees it.
+struct LiveCapture {
+    id: u64,
+    handle: AuditHandle,
+    seen: Arc<Sightings>,
+}
+
+/// What a capture was told about records made on threads it does not own.
+#[derive(Default)]
+struct Sightings {
+    /// Records handed to every live capture, for want of telling whose.
+    shared: AtomicU64,
+    /// Audited calls made where no capture could see them.
+    unseen: AtomicU64,
+}
+
+static LIVE_CAPTURES: Mutex<Vec<LiveCapture>> = Mutex::new(Vec::new());
+
+fn live_captures() -> std::sync::MutexGuard<'static, Vec<LiveCapture>> {
+    LIVE_CAPTURES.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Makes the router the global default subscriber, once, unless the
+/// process already has one.
+fn route_other_threads() {
+    static ROUTED: OnceLock<bool> = OnceLock::new();
+    ROUTED.get_or_init(|| {
+        // Fails, and changes nothing, when the process has a global default.
+        tracing::dispatcher::set_global_default(Dispatch::new(
+            tracing_subscriber::registry().with(AuditLayer::to_live_captures()),
+        ))
+        .is_ok()
+    });
+}
+
+/// A record made on a thread without a subscriber of its own: to the live
+/// capture, or to each of them when several are alive.
+pub(crate) fn submit_to_live_captures(event: AuditEvent, strict: bool) -> Completion {
+    let live = live_captures();
+    match live.as_slice() {
+        [] => Completion::Done,
+        [only] if strict => only
+            .handle
+            .submit_acked(event)
+            .map_or(Completion::Done, Completion::Pending),
+        [only] => {
+            let _ = only.handle.submit(event);
+            Completion::Done
+        }
+        several => {
+            for capture in several {
+                capture.seen.shared.fetch_add(1, Ordering::Relaxed);
+                let _ = capture.handle.submit(event.clone());
+            }
+            Completion::Done
+        }
+    }
+}
+
+/// An audited call ran where no capture can see it.
+pub(crate) fn note_unseen() {
+    for capture in live_captures().iter() {
+        capture.seen.unseen.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// The records of one test; see the [module documentation](self).
@@ -72,8 +152,16 @@ pub struct AuditCapture {
     log: MemoryLog,
     handle: AuditHandle,
     dispatch: Dispatch,
+    id: u64,
+    seen: Arc<Sightings>,
     _default: DefaultGuard,
     _writer: WriterGuard,
+}
+
+impl Drop for AuditCapture {
+    fn drop(&mut self) {
+        live_captures().retain(|capture| capture.id != self.id);
+    }
 }
 
 impl fmt::Debug for AuditCapture {
@@ -165,10 +253,21 @@ fn start(
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
     let default = tracing::dispatcher::set_default(&dispatch);
     install_on_runtime_workers(&dispatch);
+    route_other_threads();
+    static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let seen = Arc::new(Sightings::default());
+    live_captures().push(LiveCapture {
+        id,
+        handle: handle.clone(),
+        seen: Arc::clone(&seen),
+    });
     AuditCapture {
         log,
         handle,
         dispatch,
+        id,
+        seen,
         _default: default,
         _writer: writer,
     }
@@ -290,6 +389,49 @@ impl AuditCapture {
             .collect()
     }
 
+    /// The records, unless some audited call ran where no capture could see
+    /// it: then the assertion must not be trusted, and fails.
+    #[track_caller]
+    fn sighted_records(&self) -> Vec<AuditRecord> {
+        let unseen = self.seen.unseen.load(Ordering::Relaxed);
+        assert!(
+            unseen == 0,
+            "{unseen} audited call(s) ran on a thread without an audit layer while this capture \
+             was alive, so no capture saw them: the test process set its own global \
+             subscriber before the first capture(). Install the capture on that thread \
+             (tracing::dispatcher::with_default(audit.dispatch(), ..)), or leave the global \
+             default to the capture"
+        );
+        self.records()
+    }
+
+    /// The listing of a failure message.
+    fn recorded(&self, records: &[AuditRecord]) -> String {
+        let mut text = listing(records);
+        let shared = self.shared_records();
+        if shared > 0 {
+            text.push_str(&format!(
+                "\n({shared} of these were made on threads of no test's own while several \
+                 captures were alive, and were given to each of them)"
+            ));
+        }
+        text
+    }
+
+    /// How many records this capture holds because they were made on a
+    /// thread of no test's own while several captures were alive (so each
+    /// of them got them).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let audit = audit_layer::testing::capture();
+    /// assert_eq!(audit.shared_records(), 0);
+    /// ```
+    pub fn shared_records(&self) -> u64 {
+        self.seen.shared.load(Ordering::Relaxed)
+    }
+
     /// Asserts that exactly one record matches, and returns it.
     ///
     /// # Panics
@@ -301,13 +443,13 @@ impl AuditCapture {
     /// See the [module documentation](self).
     #[track_caller]
     pub fn assert_one(&self, expected: &Expect) -> AuditRecord {
-        let records = self.records();
+        let records = self.sighted_records();
         let matching: Vec<&AuditRecord> = records.iter().filter(|r| expected.matches(r)).collect();
         if matching.len() != 1 {
             panic!(
                 "expected exactly one audit record matching {expected}, found {}; recorded:\n{}",
                 matching.len(),
-                listing(&records)
+                self.recorded(&records)
             );
         }
         matching[0].clone()
@@ -328,11 +470,11 @@ impl AuditCapture {
     /// ```
     #[track_caller]
     pub fn assert_none(&self, expected: &Expect) {
-        let records = self.records();
+        let records = self.sighted_records();
         if records.iter().any(|r| expected.matches(r)) {
             panic!(
                 "expected no audit record matching {expected}; recorded:\n{}",
-                listing(&records)
+                self.recorded(&records)
             );
         }
     }
@@ -356,7 +498,7 @@ impl AuditCapture {
     /// ```
     #[track_caller]
     pub fn assert_exactly(&self, expected: &[Expect]) {
-        let records = self.records();
+        let records = self.sighted_records();
         let all_match = records.len() == expected.len()
             && records.iter().zip(expected).all(|(r, e)| e.matches(r));
         if !all_match {
@@ -365,7 +507,7 @@ impl AuditCapture {
                 "expected exactly these {} audit records:\n{}\nrecorded:\n{}",
                 expected.len(),
                 wanted.join("\n"),
-                listing(&records)
+                self.recorded(&records)
             );
         }
     }
