@@ -135,3 +135,59 @@ async fn requests_become_the_audit_events_they_should() {
     assert!(!everything.contains("lorac") && !everything.contains("guess"));
     audit.assert_chain_verifies();
 }
+
+/// Requests that axum's extractors reject never reach a handler; the
+/// example's middleware records them, with axum's reason and the request's
+/// context, and only them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_rejected_before_the_handler_are_recorded() {
+    let audit = capture();
+    let addr = start().await;
+    let mut bob = Client::new(addr, "192.0.2.10");
+    assert_eq!(bob.login("bob", "bob").await.status, 200);
+
+    let malformed = bob
+        .send_raw(
+            Method::POST,
+            "/posts",
+            Some(("application/json", "{\"title\": ".into())),
+        )
+        .await;
+    assert_eq!(malformed.status, 400);
+    let missing_field = bob
+        .send(Method::POST, "/posts", Some(json!({"title": "no body"})))
+        .await;
+    assert_eq!(missing_field.status, 422);
+    let bad_id = bob
+        .send(Method::POST, "/posts/not-a-number/publish", None)
+        .await;
+    assert_eq!(bad_id.status, 400);
+
+    let rejected = |path: &str| {
+        Expect::action("request.rejected")
+            .actor("bob")
+            .resource(path)
+            .failure_kind(FailureKind::Invalid)
+            .context("method", "POST")
+            .context("source_ip", "192.0.2.10")
+    };
+    let reasons: Vec<String> = audit
+        .records()
+        .iter()
+        .filter(|record| rejected("/posts").matches(record))
+        .map(|record| record.outcome.reason().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("HTTP 400: ") && reasons[0].contains("JSON"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].starts_with("HTTP 422: ") && reasons[1].contains("missing field `body`"),
+        "{reasons:?}"
+    );
+    audit.assert_one(&rejected("/posts/not-a-number/publish"));
+    // The login that reached its handler is recorded once, by the handler.
+    audit.assert_one(&Expect::action("session.login").actor("bob").success());
+    assert_eq!(audit.records().len(), 4);
+}

@@ -72,6 +72,13 @@ pub trait ClassifyFailure: fmt::Display {
 #[doc(hidden)]
 pub struct OutcomeOf<'a, R: ?Sized>(pub &'a R);
 
+/// The most specific rule: an HTTP status (impls in `http_status`, feature
+/// `http`); without the feature the trait has no impls and never applies.
+#[doc(hidden)]
+pub trait ViaHttpStatus {
+    fn audit_outcome(&self) -> Outcome;
+}
+
 #[doc(hidden)]
 pub trait ViaClassify {
     fn audit_outcome(&self) -> Outcome;

@@ -15,7 +15,7 @@
 use std::any::TypeId;
 use std::borrow::Cow;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use serde_json::value::RawValue;
@@ -94,6 +94,7 @@ where
                 update: update_call::<S>,
                 complete: complete_call::<S>,
                 unaudited: note_unaudited::<S>,
+                calls_within: calls_within::<S>,
             },
             _subscriber: PhantomData,
         };
@@ -211,6 +212,7 @@ pub(crate) struct Hook {
     pub(crate) update: UpdateCall,
     pub(crate) complete: CompleteCall,
     pub(crate) unaudited: fn(&Dispatch),
+    pub(crate) calls_within: fn(&Dispatch, &Id) -> Option<u64>,
 }
 
 /// The inner layer; [`AuditLayer`] adds the filter around it.
@@ -243,6 +245,8 @@ pub(crate) struct CallState {
 struct ContextFields {
     actor: Option<Text>,
     entries: Vec<(Cow<'static, str>, Text)>,
+    /// Audited calls recorded inside the span, for `audited_calls_within`.
+    recorded_calls: AtomicU64,
 }
 
 impl ContextFields {
@@ -368,6 +372,7 @@ where
         {
             let extensions = ancestor.extensions();
             if let Some(fields) = extensions.get::<ContextFields>() {
+                fields.recorded_calls.fetch_add(1, Ordering::Relaxed);
                 inherit(&mut event, fields.actor.as_deref(), &fields.entries);
             } else if let Some(outer) = extensions.get::<CallState>() {
                 inherit(&mut event, outer.actor.as_deref(), &outer.context);
@@ -418,6 +423,16 @@ fn compare_keys(a: &str, b: &str) -> std::cmp::Ordering {
     } else {
         a.cmp(b)
     }
+}
+
+fn calls_within<S>(dispatch: &Dispatch, id: &Id) -> Option<u64>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let span = dispatch.downcast_ref::<S>()?.span(id)?;
+    let extensions = span.extensions();
+    let fields = extensions.get::<ContextFields>()?;
+    Some(fields.recorded_calls.load(Ordering::Relaxed))
 }
 
 fn note_unaudited<S>(dispatch: &Dispatch)

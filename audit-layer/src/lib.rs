@@ -48,6 +48,7 @@
 
 mod ack;
 mod call;
+mod calls_within;
 pub mod chain;
 mod changes;
 mod checkpoint;
@@ -57,6 +58,8 @@ mod encode;
 pub mod export;
 mod field_text;
 mod forward_seal;
+#[cfg(feature = "http")]
+pub mod http_status;
 mod layer;
 mod note;
 mod privacy;
@@ -78,6 +81,7 @@ mod writer;
 pub use ack::Ack;
 pub use audit_macros::audited;
 pub use call::AuditUnrecorded;
+pub use calls_within::audited_calls_within;
 pub use changes::{Change, diff};
 pub use checkpoint::{
     Anchor, Checkpoint, CheckpointDir, CheckpointError, CheckpointSink, Checkpoints,
@@ -122,10 +126,14 @@ pub mod __private {
         Body, Call, CallStart, CaughtPanic, Completion, FailViaError, FailViaPanic, OwnSection,
         Site, Unrecorded, catch_value,
     };
-    pub use crate::classify::{OutcomeOf, ViaClassify, ViaDebug, ViaDisplay, ViaSuccess};
+    pub use crate::classify::{
+        OutcomeOf, ViaClassify, ViaDebug, ViaDisplay, ViaHttpStatus, ViaSuccess,
+    };
     pub use crate::field_text::{
         TextOf, TextViaCopy, TextViaDisplay, debug_field, display_field, field_text,
     };
+    #[cfg(feature = "axum")]
+    pub use crate::http_status::into_response;
     pub use crate::layer::any_layer_alive;
     pub use crate::record::static_code_location;
     pub use crate::returned_future::{AuditedFuture, boxed_future};

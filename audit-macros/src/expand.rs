@@ -117,6 +117,7 @@ pub(crate) fn expand(args: &AuditedArgs, function: &ItemFn) -> syn::Result<Token
 
     let names = Names::new(args.fields.len());
     let krate = args.krate();
+    let responds = cfg!(feature = "axum") && returns_into_response(&function.sig.output);
     let prologue = prologue(args, function, &names, &shape);
     let call = &names.call;
     let ret = &names.ret;
@@ -124,7 +125,7 @@ pub(crate) fn expand(args: &AuditedArgs, function: &ItemFn) -> syn::Result<Token
     let body = match &shape {
         Shape::Sync => {
             let block = with_fake_return(&function.block, &function.sig.output, &names);
-            let epilogue = epilogue(args, &krate, &names, false);
+            let epilogue = epilogue(args, &krate, &names, false, responds);
             quote! {
                 #prologue
                 #[allow(clippy::let_unit_value)]
@@ -137,7 +138,7 @@ pub(crate) fn expand(args: &AuditedArgs, function: &ItemFn) -> syn::Result<Token
             let span = &names.span;
             let finish = |value: TokenStream| {
                 let return_type = declared_type(&function.sig.output);
-                let epilogue = epilogue(args, &krate, &names, false);
+                let epilogue = epilogue(args, &krate, &names, false, responds);
                 quote! {
                     {
                         #[allow(clippy::let_unit_value)]
@@ -180,7 +181,7 @@ pub(crate) fn expand(args: &AuditedArgs, function: &ItemFn) -> syn::Result<Token
         Shape::Async => {
             let block = with_fake_return(&function.block, &function.sig.output, &names);
             let capture = capture_mode(&function.sig.output);
-            let epilogue = epilogue(args, &krate, &names, true);
+            let epilogue = epilogue(args, &krate, &names, true, responds);
             quote! {
                 #prologue
                 #[allow(clippy::let_unit_value)]
@@ -195,7 +196,7 @@ pub(crate) fn expand(args: &AuditedArgs, function: &ItemFn) -> syn::Result<Token
                 if renamed { rename_self(tokens) } else { tokens }
             };
             let awaited_before = rename(awaited_before(args, &names));
-            let epilogue = rename(epilogue(args, &krate, &names, true));
+            let epilogue = rename(epilogue(args, &krate, &names, true, responds));
             let async_attrs = &block.attrs;
             let output = future_output(&function.sig.output).map(|ty| quote!(: #ty));
             quote! {
@@ -211,7 +212,7 @@ pub(crate) fn expand(args: &AuditedArgs, function: &ItemFn) -> syn::Result<Token
         }
         Shape::ReturnsFuture(future_type) => {
             let block = with_fake_return(&function.block, &function.sig.output, &names);
-            let epilogue = epilogue(args, &krate, &names, true);
+            let epilogue = epilogue(args, &krate, &names, true, responds);
             let future = &names.future;
             let audited = &names.audited;
             let returned = match future_type {
@@ -255,6 +256,20 @@ pub(crate) fn expand(args: &AuditedArgs, function: &ItemFn) -> syn::Result<Token
         });
     });
     Ok(output)
+}
+
+/// `-> impl IntoResponse`: axum's handlers.
+fn returns_into_response(output: &ReturnType) -> bool {
+    let ReturnType::Type(_, ty) = output else {
+        return false;
+    };
+    let Type::ImplTrait(impl_trait) = ty.as_ref() else {
+        return false;
+    };
+    impl_trait.bounds.iter().any(|bound| {
+        matches!(bound, syn::TypeParamBound::Trait(bound)
+            if bound.path.segments.last().is_some_and(|segment| segment.ident == "IntoResponse"))
+    })
 }
 
 /// The declared return type, `impl Trait` erased, for a `let`.
@@ -660,6 +675,7 @@ fn epilogue(
     krate: &TokenStream,
     names: &Names,
     asynchronous: bool,
+    responds: bool,
 ) -> TokenStream {
     let Names {
         call,
@@ -674,8 +690,10 @@ fn epilogue(
     let outcome = quote! {
         || {
             #[allow(unused_imports)]
-            use #krate::__private::{ViaClassify as _, ViaDebug as _, ViaDisplay as _, ViaSuccess as _};
-            (&&&&#krate::__private::OutcomeOf(&#ret)).audit_outcome()
+            use #krate::__private::{
+                ViaClassify as _, ViaDebug as _, ViaDisplay as _, ViaHttpStatus as _, ViaSuccess as _,
+            };
+            (&&&&&#krate::__private::OutcomeOf(&#ret)).audit_outcome()
         }
     };
     let finish = match &args.after {
@@ -712,7 +730,12 @@ fn epilogue(
     } else {
         quote!(.wait())
     };
+    // An `impl IntoResponse` becomes its response, whose status classifies
+    // the call (feature `axum`).
+    let into_response =
+        responds.then(|| quote!(let #ret = #krate::__private::into_response(#ret);));
     quote! {
+        #into_response
         let #completion = #finish;
         // Only a strict call can fail here, and only under a failure policy
         // that gives records up: see `audit_layer::AuditUnrecorded`.

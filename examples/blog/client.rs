@@ -35,6 +35,17 @@ impl Client {
     }
 
     pub async fn send(&mut self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let body = body.map(|body| ("application/json", body.to_string()));
+        self.send_raw(method, path, body).await
+    }
+
+    /// Sends `body` as it is, with its content type: for malformed requests.
+    pub async fn send_raw(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, String)>,
+    ) -> Reply {
         let mut request = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
@@ -43,9 +54,9 @@ impl Client {
             request = request.header(header::COOKIE, cookie);
         }
         let payload = match body {
-            Some(body) => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Bytes::from(body.to_string())
+            Some((content_type, body)) => {
+                request = request.header(header::CONTENT_TYPE, content_type);
+                Bytes::from(body)
             }
             None => Bytes::new(),
         };

@@ -5,7 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use audit_layer::{ClassifyFailure, FailureKind, audited, set_context, set_resource};
+use audit_layer::http_status::outcome_of_status;
+use audit_layer::{
+    ClassifyFailure, FailureKind, audited, audited_calls_within, set_context, set_resource,
+};
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -155,7 +159,72 @@ async fn request_span(State(blog): Blogs, mut request: Request, next: Next) -> R
         audit.session = token.as_deref().map(session_id),
         audit.actor = user,
     );
-    next.run(request).instrument(span).await
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).instrument(span.clone()).await;
+    if audited_calls_within(&span) == Some(0) && !response.status().is_success() {
+        // No audited handler ran: axum's extractors rejected the request
+        // (malformed JSON, a missing field, a bad path id) or no route
+        // matched. The trail records it, with axum's reason.
+        let (parts, body) = response.into_parts();
+        let (reason, body) = match rejection_text(body).await {
+            Ok(bytes) => (
+                String::from_utf8_lossy(&bytes).into_owned(),
+                Body::from(bytes),
+            ),
+            Err(body) => (String::new(), body),
+        };
+        let _ = span.in_scope(|| rejected(&method, &path, parts.status, &reason));
+        return Response::from_parts(parts, body);
+    }
+    response
+}
+
+/// The longest rejection text kept; longer bodies are not read.
+const REJECTION_TEXT_LIMIT: usize = 4096;
+
+/// The body of a rejection, read when it is known to be short (axum's are
+/// a line); a longer one is passed on unread.
+async fn rejection_text(body: Body) -> Result<axum::body::Bytes, Body> {
+    let short = axum::body::HttpBody::size_hint(&body)
+        .upper()
+        .is_some_and(|length| length <= REJECTION_TEXT_LIMIT as u64);
+    if !short {
+        return Err(body);
+    }
+    Ok(axum::body::to_bytes(body, REJECTION_TEXT_LIMIT)
+        .await
+        .unwrap_or_default())
+}
+
+/// A request refused before any handler ran.
+#[derive(Debug)]
+pub struct Rejected {
+    status: StatusCode,
+    reason: String,
+}
+
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HTTP {}: {}", self.status.as_u16(), self.reason)
+    }
+}
+
+impl ClassifyFailure for Rejected {
+    fn failure_kind(&self) -> FailureKind {
+        outcome_of_status(self.status)
+            .kind()
+            .cloned()
+            .unwrap_or(FailureKind::Invalid)
+    }
+}
+
+#[audited(action = "request.rejected", resource = path, fields(method = method))]
+fn rejected(method: &str, path: &str, status: StatusCode, reason: &str) -> Result<(), Rejected> {
+    Err(Rejected {
+        status,
+        reason: reason.to_owned(),
+    })
 }
 
 #[derive(Debug, Deserialize, Serialize)]
