@@ -90,7 +90,7 @@ impl<T: AuditDisplay + ?Sized> IntoFieldText for Displayed<'_, T> {
     }
 }
 
-/// The text of a named value; see the [module documentation](self).
+/// The text of a named value: a copied string or integer, or a `Display`.
 #[inline]
 pub fn field_text<V: IntoFieldText>(value: V) -> CompactString {
     value.into_field_text()

@@ -18,6 +18,15 @@
 //!
 //! The on-disk format is a public contract, specified in `FORMAT.md`.
 //!
+//! # Features
+//!
+//! - `testing`: `testing::capture` and `testing::Expect`, to assert in a
+//!   test which records a request produced.
+//! - `http`: HTTP handlers are classified by the status they answer with
+//!   (`http_status`).
+//! - `axum`: `http`, and an `impl IntoResponse` handler is classified by the
+//!   status of the response it becomes.
+//!
 //! # Examples
 //!
 //! ```

@@ -16,8 +16,8 @@ mod shape;
 ///
 /// Add [`AuditLayer`] to the tracing subscriber; each call then produces
 /// exactly one record: when it returns (`Ok`, `Err` or any other value), when
-/// it panics, and, for an `async fn`, when its future is dropped before it
-/// completes.
+/// it panics, and, for an `async fn` or a function returning a future, when
+/// the future completes or is dropped before it completes.
 ///
 /// **Nothing is recorded unless named.** Unlike `#[instrument]`, no argument
 /// is captured by default: arguments often hold passwords, tokens and
@@ -27,12 +27,12 @@ mod shape;
 ///
 /// | argument | value | evaluated |
 /// |---|---|---|
-/// | `action = "post.publish"` | a string literal, or any `Display` expression | before the body; default: the function's path, `my_crate::posts::publish` |
-/// | `actor = user.id` | `Display` | before the body; default: the `audit.actor` of an enclosing span, or none (counted in `missing_actor`, never invented) |
-/// | `resource = post_id` | `Display` | before the body |
-/// | `before = load(&db, id)` | `Serialize` | before the body, only when an audit layer records the call |
-/// | `after = \|ret\| ...` | a closure given `&` the return value, or any `Serialize` expression | after the body, only when recorded |
-/// | `fields(ticket = req.ticket, ...)` | `Display` values, recorded as context | before the body |
+/// | `action = "post.publish"` | a string literal, or any `Display` expression | before the body; default: the function's path, `my_crate::posts::publish`, and for a method its type's, `my_crate::posts::PostRepo::publish` |
+/// | `actor = user.id` | `Display`; `?user` for `Debug`, `%user` for `Display`, as in `tracing` | before the body; default: the `audit.actor` of an enclosing span, or none (counted in `missing_actor`, never invented) |
+/// | `resource = post_id` | like `actor` | before the body |
+/// | `before = load(&db, id)` | `Serialize`; in an `async fn` it may `.await` | before the body, only when an audit layer records the call |
+/// | `after = \|ret\| ...` | a closure given `&` the return value, or any `Serialize` expression; it may `.await` in an `async fn` or a function returning a future | after the body, only when recorded |
+/// | `fields(ticket = req.ticket, ...)` | like `actor`, recorded as context | before the body |
 /// | `level = "debug"` | `"trace"` ... `"error"`, or a `tracing::Level` | the span's level (default `INFO`) |
 /// | `crate = path::to::audit_layer` | a path | for crates that re-export audit-layer |
 ///
@@ -47,8 +47,16 @@ mod shape;
 /// - `Err(e)`: `failure`, reason `e.to_string()` (or `{:?}` when the error is
 ///   not `Display`), kind `error` unless the error type implements
 ///   [`ClassifyFailure`] to say `denied`, `invalid`, ...;
-/// - a panic: `failure`, kind `panicked` (the panic then goes on unwinding);
-/// - an `async fn` whose future is dropped early: `failure`, kind `cancelled`.
+/// - with the `http` feature, an HTTP status (`Response`, `StatusCode`,
+///   `(StatusCode, T)`, `Result<T, StatusCode>`, and with `axum`, `impl
+///   IntoResponse`): 401/403/407/429 `denied`, other 4xx `invalid`, 5xx
+///   `error`;
+/// - a panic anywhere in the call (body, `before`, `after`, a named value, the
+///   error's classification): `failure`, kind `panicked` (the panic then goes
+///   on unwinding);
+/// - a future dropped before it completes, or never awaited when a plain `fn`
+///   returned it: `failure`, kind `cancelled`; also when it was dropped by a
+///   panic that started elsewhere (a sibling branch of `join!`).
 ///
 /// # Every function shape
 ///
@@ -56,7 +64,21 @@ mod shape;
 /// lifetimes and where clauses; `impl Trait` arguments and return types;
 /// patterns in arguments; `unsafe fn`; early `return` and `?`; native `async
 /// fn` in traits, and `#[async_trait]` methods (put `#[audited]` on the method
-/// inside the `#[async_trait]` impl). A `const fn` cannot be audited.
+/// inside the `#[async_trait]` impl).
+///
+/// A plain `fn` that returns a future (`impl Future<Output = ..>`,
+/// `BoxFuture`, `LocalBoxFuture`, `Pin<Box<dyn Future ..>>`, or a
+/// `Self::Future` that is one of those) is recorded when the future
+/// completes, with what it resolved to; its values and `before` are taken
+/// when it is called. A `Self::Future` of another type is a compile error
+/// that says so.
+///
+/// `-> !` functions (ended only by a panic), bodies that start with inner
+/// attributes, functions written by `macro_rules!`, `#[instrument]` above or
+/// below (its span's `audit.*` values fill what the attribute does not
+/// name), and `#[track_caller]` (the body runs in place, so
+/// `Location::caller()` and its panics still name the caller) all work. A
+/// `const fn` cannot be audited.
 ///
 /// # Examples
 ///
@@ -112,6 +134,25 @@ mod shape;
 /// # rt.block_on(async {
 /// let request = tracing::info_span!("request", audit.actor = "alice", audit.request_id = "r-7");
 /// tracing::Instrument::instrument(delete(7), request).await.unwrap();
+/// # });
+/// ```
+///
+/// A function that returns a future, as trait objects and tower services
+/// write them, is recorded when the future completes:
+///
+/// ```
+/// use std::future::Future;
+/// use std::pin::Pin;
+/// use audit_layer::audited;
+///
+/// #[audited(action = "post.archive", resource = id)]
+/// fn archive(id: u64) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> {
+///     Box::pin(async move { if id == 0 { Err("no post 0".into()) } else { Ok(()) } })
+/// }
+///
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// assert!(archive(0).await.is_err()); // recorded now, as a failure
 /// # });
 /// ```
 ///
