@@ -3,6 +3,15 @@
 //! and audits every shape of function. It compiles in `cargo test` (rustc's
 //! lints) and in `.ci/run`'s `cargo clippy --all-targets` (clippy's).
 #![deny(warnings, clippy::all, clippy::pedantic)]
+#![deny(
+    rust_2018_idioms,
+    unused_qualifications,
+    unused_results,
+    unreachable_pub,
+    missing_debug_implementations,
+    single_use_lifetimes,
+    trivial_casts
+)]
 
 use std::future::Future;
 use std::pin::Pin;
@@ -114,5 +123,5 @@ async fn every_shape_runs_and_is_recorded() {
     assert_eq!(service.method(), "svc");
     assert_eq!(service.async_method().await, 3);
     assert_eq!(audit.records().len(), 13);
-    audit.assert_one(&Expect::action("lint.value").actor("alice").resource("3"));
+    let _ = audit.assert_one(&Expect::action("lint.value").actor("alice").resource("3"));
 }
