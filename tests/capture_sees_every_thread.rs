@@ -63,3 +63,17 @@ fn a_runtime_built_after_the_capture_is_captured() {
         audit.assert_one(&Expect::action("thread.task").actor(format!("late-runtime-{n}")));
     }
 }
+
+/// Another test running without a capture (on its own thread, named after
+/// it by the test harness) stays invisible to this test's capture.
+#[test]
+fn a_test_thread_without_a_capture_is_not_seen_by_other_tests() {
+    let audit = capture();
+    std::thread::Builder::new()
+        .name("some_other_test_without_a_capture".into())
+        .spawn(|| forbidden("other-test"))
+        .unwrap()
+        .join()
+        .unwrap();
+    audit.assert_none(&Expect::action("thread.forbidden").actor("other-test"));
+}

@@ -10,8 +10,10 @@
 //! Work the test sends to other threads is captured too: `spawn_blocking`, a
 //! `std::thread`, a runtime built after `capture()`. The first capture makes
 //! itself the process's global default subscriber (when no global default
-//! is set yet), which hands each record made on a thread without a
-//! subscriber of its own to the capture alive at the time. When several
+//! is set yet), which hands each record made on such a thread (unnamed, or
+//! a tokio worker or blocking thread) without a subscriber of its own to
+//! the capture alive at the time. A test's own thread (named after the test)
+//! is never routed: a test that runs without a capture stays invisible. When several
 //! captures are alive at once (tests running in parallel), such a record
 //! cannot be told apart: every live capture gets it, and says so in its
 //! failure messages. A record made where no capture can see it at all (the
@@ -111,6 +113,20 @@ fn route_other_threads() {
     });
 }
 
+/// Whether an audited call on this thread, which has no subscriber of its
+/// own, is routed to the live captures: only on threads a test starts
+/// (unnamed `std::thread`s, tokio's workers and blocking threads), never on
+/// a test's own thread (named after the test, or `main`): a test that runs
+/// without a capture must stay invisible to the others. Only while a
+/// capture is alive.
+pub(crate) fn routes_this_thread() -> bool {
+    let started_by_a_test = match std::thread::current().name() {
+        None => true,
+        Some(name) => name.starts_with("tokio-"),
+    };
+    started_by_a_test && !live_captures().is_empty()
+}
+
 /// A record made on a thread without a subscriber of its own: to the live
 /// capture, or to each of them when several are alive.
 pub(crate) fn submit_to_live_captures(event: AuditEvent, strict: bool) -> Completion {
@@ -137,6 +153,9 @@ pub(crate) fn submit_to_live_captures(event: AuditEvent, strict: bool) -> Comple
 
 /// An audited call ran where no capture can see it.
 pub(crate) fn note_unseen() {
+    if !routes_this_thread() {
+        return;
+    }
     for capture in live_captures().iter() {
         capture.seen.unseen.fetch_add(1, Ordering::Relaxed);
     }
