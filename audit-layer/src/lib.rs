@@ -55,37 +55,27 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
-mod ack;
-mod call;
-mod calls_within;
-pub mod chain;
-mod changes;
-mod checkpoint;
-mod classify;
-mod current_call;
-mod encode;
-pub mod export;
-mod field_text;
-mod forward_seal;
-#[cfg(feature = "http")]
-pub mod http_status;
-mod layer;
-mod note;
-mod privacy;
-mod query;
+mod capture;
+mod proof;
 mod read;
 mod record;
-mod returned_future;
-mod safe_open;
-mod segment;
-pub mod sink;
-mod terminal_text;
+mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod time;
-mod timeline;
-mod verify;
-mod writer;
+mod write;
+
+// Each module by its short name, as the rest of the crate names it.
+#[cfg(feature = "http")]
+pub use capture::http_status;
+use capture::{call, calls_within, classify, current_call, field_text, layer, returned_future};
+use proof::{checkpoint, forward_seal, note, verify};
+pub use read::export;
+use read::{query, timeline};
+pub use record::chain;
+use record::{changes, encode, terminal_text, time};
+pub use store::sink;
+use store::{safe_open, segment};
+use write::{ack, privacy, writer};
 
 pub use ack::Ack;
 pub use audit_macros::audited;

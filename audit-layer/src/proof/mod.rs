@@ -1,0 +1,19 @@
+//! Proof: tamper evidence, and its checking.
+//!
+//! Promises: a forged log never reads as intact. The verifier checks every
+//! hash, link and `seq`, trusts an anchor or a checkpoint only when a
+//! trusted key signed it, and reports every problem with a stable code;
+//! signed checkpoints catch truncation and rewrites, forward-secure seals a
+//! writer's machine taken over.
+//!
+//! - `verify`: [`Verifier`](crate::Verifier) and its [`Report`](crate::Report);
+//! - `note`: signed notes (C2SP signed-note);
+//! - `checkpoint`: checkpoints, anchors and retention;
+//! - `forward_seal`: forward-secure seals.
+//!
+//! May use: `record` and `store` (to read what was kept).
+
+pub(crate) mod checkpoint;
+pub(crate) mod forward_seal;
+pub(crate) mod note;
+pub(crate) mod verify;

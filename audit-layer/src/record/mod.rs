@@ -1,0 +1,25 @@
+//! Record: the vocabulary every stage shares, and the exact bytes of a
+//! record.
+//!
+//! Promises: an event is encoded to one canonical JSON line whose bytes, and
+//! the SHA-256 chain that links them, are exactly what `FORMAT.md`
+//! specifies; a line read back parses strictly or not at all. Text shown to
+//! a person is escaped (`terminal_text`).
+//!
+//! - `event`: [`AuditEvent`](crate::AuditEvent), [`AuditRecord`](crate::AuditRecord),
+//!   [`Outcome`](crate::Outcome) and the rest of a record's fields;
+//! - `encode`, `chain`: the canonical line and its hash chain;
+//! - `changes`: the difference between `before` and `after`;
+//! - `time`: timestamps as the format writes them;
+//! - `terminal_text`: how any text of a record is shown to a person.
+//!
+//! May use: nothing else in the crate.
+
+pub mod chain;
+pub(crate) mod changes;
+pub(crate) mod encode;
+pub(crate) mod event;
+pub(crate) mod terminal_text;
+pub(crate) mod time;
+
+pub use event::*;

@@ -1,0 +1,19 @@
+//! Write: the lossless writer.
+//!
+//! Promises: every event handed over is written or counted as not written,
+//! never silently dropped; records get their `seq` and chain link in order;
+//! privacy rules apply before anything is hashed; batches reach storage with
+//! the durability asked for (group commit, acknowledgements in strict
+//! mode), and sink failures follow the failure policy and leave a record.
+//!
+//! - `writer`: [`AuditWriter`](crate::AuditWriter), its builder, handle,
+//!   guard, worker and stats;
+//! - `ack`: the acknowledgement a strict caller waits for;
+//! - `privacy`: redaction and pseudonyms.
+//!
+//! May use: `record`, `store` (where batches go) and `proof` (the writer
+//! signs checkpoints and seals as it writes).
+
+pub(crate) mod ack;
+pub(crate) mod privacy;
+pub(crate) mod writer;
