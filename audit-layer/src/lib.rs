@@ -64,52 +64,47 @@ mod store;
 pub mod testing;
 mod write;
 
-// Each module by its short name, as the rest of the crate names it.
 #[cfg(feature = "http")]
 pub use capture::http_status;
-use capture::{call, calls_within, classify, current_call, field_text, layer, returned_future};
-use proof::{checkpoint, forward_seal, note, verify};
 pub use read::export;
-use read::{query, timeline};
 pub use record::chain;
-use record::{changes, encode, terminal_text, time};
 pub use store::sink;
-use store::{safe_open, segment};
-use write::{ack, privacy, writer};
 
-pub use ack::Ack;
 pub use audit_macros::audited;
-pub use call::AuditUnrecorded;
-pub use calls_within::audited_calls_within;
-pub use changes::{Change, diff};
-pub use checkpoint::{
+pub use capture::call::AuditUnrecorded;
+pub use capture::calls_within::audited_calls_within;
+pub use capture::classify::ClassifyFailure;
+pub use capture::current_call::{
+    record_after, record_before, set_actor, set_context, set_resource,
+};
+pub use capture::layer::AuditLayer;
+pub use proof::checkpoint::{
     Anchor, Checkpoint, CheckpointDir, CheckpointError, CheckpointSink, Checkpoints,
     RetentionPolicy,
 };
-pub use classify::ClassifyFailure;
-pub use current_call::{record_after, record_before, set_actor, set_context, set_resource};
-pub use export::ExportFormat;
-pub use forward_seal::{
+pub use proof::forward_seal::{
     DEFAULT_EPOCH, ForwardSeals, Seal, SealError, SealVerifyingKey, SealingKey,
 };
-pub use layer::AuditLayer;
-pub use note::{NoteError, SignerKey, VerifierKey};
-pub use privacy::{PSEUDONYM_PREFIX, Privacy, PseudonymKey, REDACTED};
-pub use query::RecordFilter;
+pub use proof::note::{NoteError, SignerKey, VerifierKey};
+pub use proof::verify::{
+    AnchorStatus, CheckedLine, Finding, FindingCode, MAX_LISTED_FINDINGS, Report, SealStatus,
+    Verifier, VerifyError,
+};
+pub use read::export::ExportFormat;
+pub use read::query::RecordFilter;
+pub use read::timeline::{Timeline, TimelineWriter};
 pub use read::{LogReader, ReadError};
+pub use record::changes::{Change, diff};
+pub use record::terminal_text::{TerminalSafe, terminal_safe};
+pub use record::time::{Timestamp, TimestampError};
 pub use record::{
     AuditEvent, AuditEventBuilder, AuditRecord, CodeLocation, FailureKind, Outcome, RecordKind,
     RecordParseError,
 };
-pub use sink::{FileSink, MemoryLog, MemorySink};
-pub use terminal_text::{TerminalSafe, terminal_safe};
-pub use time::{Timestamp, TimestampError};
-pub use timeline::{Timeline, TimelineWriter};
-pub use verify::{
-    AnchorStatus, CheckedLine, Finding, FindingCode, MAX_LISTED_FINDINGS, Report, SealStatus,
-    Verifier, VerifyError,
-};
-pub use writer::{
+pub use store::sink::{FileSink, MemoryLog, MemorySink};
+pub use write::ack::Ack;
+pub use write::privacy::{PSEUDONYM_PREFIX, Privacy, PseudonymKey, REDACTED};
+pub use write::writer::{
     AuditHandle, AuditWriter, Durability, FailurePolicy, ShutdownError, ShutdownReport,
     SubmitError, WriteError, WriterBuilder, WriterGuard, WriterStats,
 };
@@ -118,24 +113,24 @@ pub use writer::{
 /// need. May change in any release.
 #[doc(hidden)]
 pub mod __private {
-    use crate::chain::{ChainHead, Hash};
+    use crate::record::chain::{ChainHead, Hash};
     use crate::record::{RecordDefaults, encode_line};
 
-    pub use crate::call::{
+    pub use crate::capture::call::{
         Body, Call, CallStart, CaughtPanic, Completion, FailViaError, FailViaPanic, OwnSection,
         Site, Unrecorded, catch_value,
     };
-    pub use crate::classify::{
+    pub use crate::capture::classify::{
         OutcomeOf, ViaClassify, ViaDebug, ViaDisplay, ViaHttpStatus, ViaSuccess,
     };
-    pub use crate::field_text::{
+    pub use crate::capture::field_text::{
         TextOf, TextViaCopy, TextViaDisplay, debug_field, display_field, field_text,
     };
     #[cfg(feature = "axum")]
-    pub use crate::http_status::into_response;
-    pub use crate::layer::any_layer_alive;
+    pub use crate::capture::http_status::into_response;
+    pub use crate::capture::layer::any_layer_alive;
+    pub use crate::capture::returned_future::{AuditedFuture, boxed_future};
     pub use crate::record::static_code_location;
-    pub use crate::returned_future::{AuditedFuture, boxed_future};
     pub use crate::{FailureKind, Outcome};
     pub use compact_str::CompactString;
     pub use std::borrow::Cow;

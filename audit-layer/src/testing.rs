@@ -66,7 +66,7 @@ use tracing::Dispatch;
 use tracing::dispatcher::DefaultGuard;
 use tracing_subscriber::layer::SubscriberExt;
 
-use crate::call::Completion;
+use crate::capture::call::Completion;
 use crate::record::AuditEvent;
 use crate::{
     AuditHandle, AuditLayer, AuditRecord, AuditWriter, Change, Durability, FailureKind, MemoryLog,

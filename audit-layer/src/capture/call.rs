@@ -18,9 +18,9 @@ use serde::Serialize;
 use tracing::Span;
 use tracing::span::Entered;
 
-use crate::ack::Ack;
-use crate::layer::Hook;
+use crate::capture::layer::Hook;
 use crate::record::to_json;
+use crate::write::ack::Ack;
 use crate::{FailureKind, Outcome, WriteError};
 
 /// A panic caught while a call's values were evaluated, to be resumed once
@@ -122,7 +122,7 @@ impl Call {
     pub fn begin(&mut self, span: Span, site: &'static Site, start: CallStart) {
         // The common cheap case (no subscriber wants the span) stays inline.
         if span.is_disabled() {
-            if crate::layer::any_layer_alive() {
+            if crate::capture::layer::any_layer_alive() {
                 note_unaudited();
             }
             return;
@@ -199,7 +199,7 @@ impl Call {
             })
             .unwrap_or(false);
         self.span = span;
-        if !self.active && crate::layer::any_layer_alive() {
+        if !self.active && crate::capture::layer::any_layer_alive() {
             note_unaudited();
         }
     }
@@ -248,7 +248,7 @@ impl Call {
         }
     }
 
-    fn update(&self, update: &mut dyn FnMut(&mut crate::layer::CallState)) {
+    fn update(&self, update: &mut dyn FnMut(&mut crate::capture::layer::CallState)) {
         self.span.with_subscriber(|(id, dispatch)| {
             if let Some(hook) = dispatch.downcast_ref::<Hook>() {
                 (hook.update)(dispatch, id, update);

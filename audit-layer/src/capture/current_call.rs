@@ -8,11 +8,11 @@
 use std::borrow::Cow;
 use std::fmt::Display;
 
-use crate::field_text::display_text;
+use crate::capture::field_text::display_text;
 use serde::Serialize;
 use tracing::Span;
 
-use crate::layer::{CallState, Hook};
+use crate::capture::layer::{CallState, Hook};
 use crate::record::{set_context as insert_sorted, to_json};
 
 fn with_current_call(update: &mut dyn FnMut(&mut CallState)) -> bool {

@@ -16,7 +16,7 @@
 //! turns into its response. `Result<T, E>` with another error type keeps the
 //! rules of [`ClassifyFailure`](crate::ClassifyFailure).
 
-use crate::classify::{OutcomeOf, ViaHttpStatus};
+use crate::capture::classify::{OutcomeOf, ViaHttpStatus};
 use crate::{FailureKind, Outcome};
 
 /// The outcome of a call answered with `status`; see the
@@ -93,7 +93,7 @@ impl<T> ViaHttpStatus for &&&&OutcomeOf<'_, Result<T, http::StatusCode>> {
 mod tests {
     use super::*;
     #[allow(unused_imports)]
-    use crate::classify::{
+    use crate::capture::classify::{
         ViaClassify as _, ViaDebug as _, ViaDisplay as _, ViaHttpStatus as _, ViaSuccess as _,
     };
     use http::StatusCode;

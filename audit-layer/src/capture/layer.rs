@@ -28,10 +28,10 @@ use tracing_subscriber::layer::{Context, Filter, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::Outcome;
-use crate::call::{CallStart, Completion, Site};
+use crate::capture::call::{CallStart, Completion, Site};
+use crate::record::time::Timestamp;
 use crate::record::{AuditEvent, CodeRef, RecordKind, Text, set_context};
-use crate::time::Timestamp;
-use crate::writer::AuditHandle;
+use crate::write::writer::AuditHandle;
 
 /// Prefix of the span fields the audit layer reads.
 pub(crate) const FIELD_PREFIX: &str = "audit.";

@@ -25,8 +25,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::chain::Hash;
-use crate::note::{self, NoteError, OpenedNote, SignerKey, VerifierKey};
+use crate::proof::note::{self, NoteError, OpenedNote, SignerKey, VerifierKey};
+use crate::record::chain::Hash;
 
 const ANCHOR_LINE: &str = "audit-layer anchor";
 
@@ -75,7 +75,7 @@ pub struct Checkpoint {
     pub origin: String,
     /// How many records the log had (the last seq plus one).
     pub size: u64,
-    /// The hash of the record with seq `size - 1` ([`GENESIS`](crate::chain::GENESIS) for size 0).
+    /// The hash of the record with seq `size - 1` ([`GENESIS`](crate::record::chain::GENESIS) for size 0).
     pub head: Hash,
 }
 
@@ -327,7 +327,7 @@ pub(crate) fn write_note(path: &std::path::Path, note: &str) -> io::Result<()> {
     if !dir.as_os_str().is_empty() {
         DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     }
-    crate::safe_open::replace(path, note.as_bytes())
+    crate::store::safe_open::replace(path, note.as_bytes())
 }
 
 /// When a writer signs checkpoints, with which key, and where they go.

@@ -27,7 +27,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::chain::Hash;
+use crate::record::chain::Hash;
 
 const EVOLVE_CONTEXT: &[u8] = b"audit-layer seal key evolve v1\n";
 const SEAL_CONTEXT: &str = "audit-layer seal v1";
@@ -305,7 +305,7 @@ impl SealingKey {
     ///
     /// See [`load`](SealingKey::load).
     pub fn save(&self, path: impl AsRef<Path>) -> io::Result<()> {
-        crate::safe_open::replace(path.as_ref(), Zeroizing::new(self.to_string()).as_bytes())
+        crate::store::safe_open::replace(path.as_ref(), Zeroizing::new(self.to_string()).as_bytes())
     }
 }
 
@@ -640,7 +640,7 @@ impl ForwardSeals {
         let key_path = key_path.into();
         let seals_path = seals_path.into();
         let mut key = SealingKey::load(&key_path)?;
-        let last = match crate::safe_open::read_text(&seals_path, u64::MAX / 2) {
+        let last = match crate::store::safe_open::read_text(&seals_path, u64::MAX / 2) {
             Ok(text) => text.lines().rev().find_map(|line| Seal::parse(line).ok()),
             Err(error) if error.kind() == io::ErrorKind::NotFound => None,
             Err(error) => return Err(error),
@@ -718,9 +718,9 @@ impl ForwardSeals {
 
     fn append(&mut self, seal: &Seal) -> io::Result<()> {
         if self.seals.is_none() {
-            let file = match crate::safe_open::open_for_appending(&self.seals_path, false) {
+            let file = match crate::store::safe_open::open_for_appending(&self.seals_path, false) {
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                    crate::safe_open::open_for_appending(&self.seals_path, true)?
+                    crate::store::safe_open::open_for_appending(&self.seals_path, true)?
                 }
                 opened => opened?,
             };
@@ -754,7 +754,7 @@ mod tests {
     #[test]
     fn epoch_keys_walk_back_when_asked_for_an_earlier_epoch() {
         let (mut sealing, verifying) = pair();
-        let first = sealing.seal(0, crate::chain::GENESIS);
+        let first = sealing.seal(0, crate::record::chain::GENESIS);
         sealing.evolve();
         let second = sealing.seal(1, Hash::of(b"x"));
         let mut keys = EpochKeys::new(&verifying);

@@ -13,11 +13,12 @@ use serde::Serialize;
 
 use std::collections::BTreeMap;
 
-use crate::chain::{self, FORMAT_VERSION, FramingError, GENESIS, Hash};
-use crate::checkpoint::{Anchor, Checkpoint, CheckpointError};
-use crate::forward_seal::{EpochKeys, Seal, SealVerifyingKey};
-use crate::note::{NoteError, VerifierKey};
-use crate::{safe_open, segment};
+use crate::proof::checkpoint::{Anchor, Checkpoint, CheckpointError};
+use crate::proof::forward_seal::{EpochKeys, Seal, SealVerifyingKey};
+use crate::proof::note::{NoteError, VerifierKey};
+use crate::record::chain::{self, FORMAT_VERSION, FramingError, GENESIS, Hash};
+use crate::store::safe_open;
+use crate::store::segment;
 
 /// What kind of problem a [`Finding`] is. The codes are stable: scripts may
 /// match on [`as_str`](FindingCode::as_str).
@@ -208,7 +209,7 @@ impl std::fmt::Display for Finding {
             Some(segment) => write!(
                 f,
                 " {}:{}",
-                crate::terminal_text::TerminalSafe(
+                crate::record::terminal_text::TerminalSafe(
                     &segment
                         .file_name()
                         .map_or(segment.as_os_str(), |n| n)
@@ -218,7 +219,11 @@ impl std::fmt::Display for Finding {
             )?,
             None => write!(f, " offset {}", self.offset)?,
         }
-        write!(f, "  {}", crate::terminal_text::TerminalSafe(&self.message))
+        write!(
+            f,
+            "  {}",
+            crate::record::terminal_text::TerminalSafe(&self.message)
+        )
     }
 }
 
@@ -1035,7 +1040,7 @@ fn writer_is_active(dir: &Path, file: &File, snapshot_len: u64) -> bool {
     if file.metadata().is_ok_and(|m| m.len() > snapshot_len) {
         return true;
     }
-    let Ok(lock) = crate::safe_open::OpenDir::open(dir) else {
+    let Ok(lock) = crate::store::safe_open::OpenDir::open(dir) else {
         return false;
     };
     // The writer holds an exclusive lock on the directory itself; a shared
@@ -1357,7 +1362,7 @@ impl<'v> ChainCheck<'v> {
     /// regular file is a finding and is not used, so the log must then
     /// start at seq 0.
     fn start_from_anchor(&mut self, dir: &Path, keys: &[VerifierKey]) -> Option<Anchor> {
-        let found = match crate::sink::anchors(dir) {
+        let found = match crate::store::sink::anchors(dir) {
             Ok(mut found) => found.pop(),
             Err(error) => {
                 self.report(

@@ -1,7 +1,7 @@
 //! Selecting records: who, what, on what, how it ended, when.
 
+use crate::record::time::Timestamp;
 use crate::record::{AuditRecord, RecordKind};
-use crate::time::Timestamp;
 
 /// Which records to keep; every condition left unset keeps everything.
 ///

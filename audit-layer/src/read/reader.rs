@@ -9,7 +9,7 @@ use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use crate::record::AuditRecord;
-use crate::segment;
+use crate::store::segment;
 
 /// A line of a log that could not be read as a record.
 ///
@@ -107,7 +107,7 @@ impl Iterator for LogReader {
         loop {
             if self.current.is_none() {
                 let path = self.segments.next()?;
-                match crate::safe_open::open_for_reading(&path) {
+                match crate::store::safe_open::open_for_reading(&path) {
                     Ok(file) => self.current = Some((path, BufReader::new(file), 0)),
                     Err(error) => {
                         return Some(Err(ReadError {

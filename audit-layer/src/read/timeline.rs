@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::terminal_text::{TerminalSafe, terminal_safe};
+use crate::record::terminal_text::{TerminalSafe, terminal_safe};
 use crate::{AuditRecord, Outcome};
 
 /// Renders the records about one resource as a readable timeline.

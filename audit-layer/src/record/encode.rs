@@ -9,8 +9,8 @@
 
 use serde::Serialize;
 
-use crate::chain::{FORMAT_VERSION, Hash};
-use crate::changes::Change;
+use crate::record::chain::{FORMAT_VERSION, Hash};
+use crate::record::changes::Change;
 use crate::record::{AuditEvent, CodeLocation, RecordDefaults, duration_nanos};
 
 /// How serde_json escapes each byte: 0 for "as is", else the escape letter.

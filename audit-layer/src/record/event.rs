@@ -16,10 +16,10 @@ use serde_json::value::RawValue;
 pub(crate) type Text = compact_str::CompactString;
 
 #[cfg(test)]
-use crate::chain::FORMAT_VERSION;
-use crate::chain::{self, Hash};
-use crate::changes::{Change, diff};
-use crate::time::Timestamp;
+use crate::record::chain::FORMAT_VERSION;
+use crate::record::chain::{self, Hash};
+use crate::record::changes::{Change, diff};
+use crate::record::time::Timestamp;
 
 /// Whether a record describes something the application did, or something the
 /// audit machinery itself did (a crash repair, a recorded loss, a retention
@@ -789,7 +789,7 @@ pub struct AuditRecord {
     pub version: u32,
     /// Position in the chain, from 0 with no gaps.
     pub seq: u64,
-    /// Hash of the previous record ([`GENESIS`](crate::chain::GENESIS) for seq 0).
+    /// Hash of the previous record ([`GENESIS`](crate::record::chain::GENESIS) for seq 0).
     pub prev: Hash,
     /// When the action happened (UTC).
     pub time: Timestamp,
@@ -1169,14 +1169,14 @@ pub(crate) fn encode_body(buf: &mut Vec<u8>, event: &AuditEvent, defaults: &Reco
         )),
         _ => None,
     };
-    crate::encode::push_body(buf, event, changes.as_deref(), defaults);
+    crate::record::encode::push_body(buf, event, changes.as_deref(), defaults);
 }
 
 /// Appends the line of a record whose body is `body`, at `seq` after
 /// `prev`, and returns its hash.
 pub(crate) fn seal_line(buf: &mut Vec<u8>, seq: u64, prev: Hash, body: &[u8]) -> Hash {
     let start = buf.len();
-    crate::encode::push_prefix(buf, seq, prev);
+    crate::record::encode::push_prefix(buf, seq, prev);
     buf.extend_from_slice(body);
     chain::seal(buf, start)
 }

@@ -5,7 +5,7 @@
 //! and repaired with a record of the repair; segments are named and listed
 //! so that nothing planted reads as part of the log.
 //!
-//! - `sink`: the [`Sink`](crate::sink::Sink) trait, [`FileSink`](crate::FileSink)
+//! - `sink`: the [`Sink`](crate::store::sink::Sink) trait, [`FileSink`](crate::FileSink)
 //!   (segment files, tail recovery) and [`MemorySink`](crate::MemorySink);
 //! - `segment`: segment file names and listing;
 //! - `safe_open`: opening files and directories without following links.

@@ -48,7 +48,7 @@ pub(crate) fn list(dir: &Path) -> io::Result<Listing> {
             } else {
                 listing
                     .foreign
-                    .push((entry.path(), crate::safe_open::kind_of(&metadata)));
+                    .push((entry.path(), crate::store::safe_open::kind_of(&metadata)));
             }
         }
     }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use crate::writer::WriteError;
+use crate::write::writer::WriteError;
 
 struct Slot {
     result: Option<Result<(), WriteError>>,

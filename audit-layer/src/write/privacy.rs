@@ -34,7 +34,7 @@ use serde_json::value::RawValue;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use crate::changes::{Change, diff};
+use crate::record::changes::{Change, diff};
 use crate::record::{AuditEvent, RecordKind, Text};
 
 /// What a redacted value is replaced with.

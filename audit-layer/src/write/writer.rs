@@ -10,16 +10,16 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Select, Sender};
 use serde_json::json;
 
-use crate::ack::{self, Ack, AckSender};
-use crate::chain::ChainHead;
-use crate::changes::Change;
-use crate::checkpoint::{Anchor, Checkpoint, Checkpoints, RetentionPolicy};
-use crate::encode::push_body;
-use crate::forward_seal::ForwardSeals;
-use crate::privacy::Privacy;
+use crate::proof::checkpoint::{Anchor, Checkpoint, Checkpoints, RetentionPolicy};
+use crate::proof::forward_seal::ForwardSeals;
+use crate::record::chain::ChainHead;
+use crate::record::changes::Change;
+use crate::record::encode::push_body;
+use crate::record::time::Timestamp;
 use crate::record::{AuditEvent, RecordDefaults, duration_nanos, encode_body, seal_line};
-use crate::sink::{Batch, BatchRecord, Recovery, Repair, Sink};
-use crate::time::Timestamp;
+use crate::store::sink::{Batch, BatchRecord, Recovery, Repair, Sink};
+use crate::write::ack::{self, Ack, AckSender};
+use crate::write::privacy::Privacy;
 use crate::{FailureKind, Outcome};
 
 /// When written records reach stable storage.
@@ -1366,7 +1366,7 @@ impl<S: Sink> Worker<S> {
         };
         let note = checkpoint.sign(&checkpoints.key);
         match checkpoints.destination.publish(
-            &crate::checkpoint::checkpoint_file_name(checkpoint.size),
+            &crate::proof::checkpoint::checkpoint_file_name(checkpoint.size),
             &note,
         ) {
             Ok(()) => {
@@ -1424,7 +1424,7 @@ impl<S: Sink> Worker<S> {
         let note = anchor.sign(&checkpoints.key);
         let retired = self.sink.retire(&anchor, &note)?;
         checkpoints.destination.publish(
-            &crate::checkpoint::anchor_file_name(anchor.first_seq),
+            &crate::proof::checkpoint::anchor_file_name(anchor.first_seq),
             &note,
         )?;
         let details = json!({

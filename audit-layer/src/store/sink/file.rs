@@ -9,10 +9,10 @@ use std::collections::HashMap;
 
 use super::tail::{self, SizedFile};
 use super::{Batch, Recovery, Repair, Retired, SealedSegment, SegmentSummary, Sink};
-use crate::chain::ChainHead;
-use crate::checkpoint::Anchor;
-use crate::safe_open::{self, OpenDir};
-use crate::segment;
+use crate::proof::checkpoint::Anchor;
+use crate::record::chain::ChainHead;
+use crate::store::safe_open::{self, OpenDir};
+use crate::store::segment;
 
 const RECOVERED_DIR: &str = "recovered";
 const DEFAULT_MAX_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
@@ -460,7 +460,7 @@ impl Sink for FileSink {
         safe_open::replace(
             &self
                 .dir
-                .join(crate::checkpoint::anchor_file_name(anchor.first_seq)),
+                .join(crate::proof::checkpoint::anchor_file_name(anchor.first_seq)),
             note.as_bytes(),
         )?;
         let current = self.current.as_ref().map(|s| s.path.clone());

@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::tail;
 use super::{Batch, Recovery, Repair, Sink};
-use crate::chain::ChainHead;
+use crate::proof::verify::{Report, Verifier};
+use crate::record::chain::ChainHead;
 use crate::record::{AuditRecord, RecordParseError};
-use crate::verify::{Report, Verifier};
 
 /// Keeps the log in memory; read it back through the [`MemoryLog`] handle.
 ///

@@ -10,9 +10,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::chain::{ChainHead, Hash};
-use crate::checkpoint::Anchor;
-use crate::time::Timestamp;
+use crate::proof::checkpoint::Anchor;
+use crate::record::chain::{ChainHead, Hash};
+use crate::record::time::Timestamp;
 
 mod file;
 mod memory;

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use crate::chain::{self, Hash};
+use crate::record::chain::{self, Hash};
 
 /// Random-access reads, so the tail of a large segment can be scanned
 /// without reading the whole file.
@@ -127,8 +127,9 @@ pub(crate) fn scan(source: &(impl ReadAt + ?Sized)) -> io::Result<Tail> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::AuditEvent;
+    use crate::record::chain::GENESIS;
     use crate::record::{RecordDefaults, encode_line};
-    use crate::{AuditEvent, chain::GENESIS};
 
     fn two_records() -> (Vec<u8>, Hash) {
         let mut buf = Vec::new();
