@@ -79,8 +79,7 @@ pub use capture::current_call::{
 };
 pub use capture::layer::AuditLayer;
 pub use proof::checkpoint::{
-    Anchor, Checkpoint, CheckpointDir, CheckpointError, CheckpointSink, Checkpoints,
-    RetentionPolicy,
+    Checkpoint, CheckpointDir, CheckpointError, CheckpointSink, Checkpoints, RetentionPolicy,
 };
 pub use proof::forward_seal::{
     DEFAULT_EPOCH, ForwardSeals, Seal, SealError, SealVerifyingKey, SealingKey,
@@ -94,6 +93,7 @@ pub use read::export::ExportFormat;
 pub use read::query::RecordFilter;
 pub use read::timeline::{Timeline, TimelineWriter};
 pub use read::{LogReader, ReadError};
+pub use record::anchor::Anchor;
 pub use record::changes::{Change, diff};
 pub use record::terminal_text::{TerminalSafe, terminal_safe};
 pub use record::time::{Timestamp, TimestampError};
@@ -102,23 +102,23 @@ pub use record::{
     RecordParseError,
 };
 pub use store::sink::{FileSink, MemoryLog, MemorySink};
-pub use write::ack::Ack;
+pub use write::ack::{Ack, WriteError};
 pub use write::privacy::{PSEUDONYM_PREFIX, Privacy, PseudonymKey, REDACTED};
 pub use write::writer::{
     AuditHandle, AuditWriter, Durability, FailurePolicy, ShutdownError, ShutdownReport,
-    SubmitError, WriteError, WriterBuilder, WriterGuard, WriterStats,
+    SubmitError, WriterBuilder, WriterGuard, WriterStats,
 };
 
 /// Not public API: what `#[audited]`'s generated code and the benchmarks
 /// need. May change in any release.
 #[doc(hidden)]
 pub mod __private {
+    use crate::record::RecordDefaults;
     use crate::record::chain::{ChainHead, Hash};
-    use crate::record::{RecordDefaults, encode_line};
+    use crate::record::encode::encode_line;
 
     pub use crate::capture::call::{
-        Body, Call, CallStart, CaughtPanic, Completion, FailViaError, FailViaPanic, OwnSection,
-        Site, Unrecorded, catch_value,
+        Body, Call, CaughtPanic, FailViaError, FailViaPanic, OwnSection, Unrecorded, catch_value,
     };
     pub use crate::capture::classify::{
         OutcomeOf, ViaClassify, ViaDebug, ViaDisplay, ViaHttpStatus, ViaSuccess,
@@ -126,9 +126,9 @@ pub mod __private {
     pub use crate::capture::field_text::{
         TextOf, TextViaCopy, TextViaDisplay, debug_field, display_field, field_text,
     };
+    pub use crate::capture::hook::{CallStart, Completion, Site, any_layer_alive};
     #[cfg(feature = "axum")]
     pub use crate::capture::http_status::into_response;
-    pub use crate::capture::layer::any_layer_alive;
     pub use crate::capture::returned_future::{AuditedFuture, boxed_future};
     pub use crate::record::static_code_location;
     pub use crate::{FailureKind, Outcome};

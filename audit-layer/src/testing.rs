@@ -66,8 +66,7 @@ use tracing::Dispatch;
 use tracing::dispatcher::DefaultGuard;
 use tracing_subscriber::layer::SubscriberExt;
 
-use crate::capture::call::Completion;
-use crate::record::AuditEvent;
+use crate::capture::live_captures::{LiveCapture, Sightings, live_captures};
 use crate::{
     AuditHandle, AuditLayer, AuditRecord, AuditWriter, Change, Durability, FailureKind, MemoryLog,
     MemorySink, Privacy, RecordKind, Verifier, WriterGuard,
@@ -76,28 +75,6 @@ use crate::{
 thread_local! {
     /// The capture installed on a tokio worker thread.
     static WORKER_DEFAULT: RefCell<Option<DefaultGuard>> = const { RefCell::new(None) };
-}
-
-/// A capture as the process-wide router sees it.
-struct LiveCapture {
-    id: u64,
-    handle: AuditHandle,
-    seen: Arc<Sightings>,
-}
-
-/// What a capture was told about records made on threads it does not own.
-#[derive(Default)]
-struct Sightings {
-    /// Records handed to every live capture, for want of telling whose.
-    shared: AtomicU64,
-    /// Audited calls made where no capture could see them.
-    unseen: AtomicU64,
-}
-
-static LIVE_CAPTURES: Mutex<Vec<LiveCapture>> = Mutex::new(Vec::new());
-
-fn live_captures() -> std::sync::MutexGuard<'static, Vec<LiveCapture>> {
-    LIVE_CAPTURES.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Makes the router the global default subscriber, once, unless the
@@ -111,54 +88,6 @@ fn route_other_threads() {
         ))
         .is_ok()
     });
-}
-
-/// Whether an audited call on this thread, which has no subscriber of its
-/// own, is routed to the live captures: only on threads a test starts
-/// (unnamed `std::thread`s, tokio's workers and blocking threads), never on
-/// a test's own thread (named after the test, or `main`): a test that runs
-/// without a capture must stay invisible to the others. Only while a
-/// capture is alive.
-pub(crate) fn routes_this_thread() -> bool {
-    let started_by_a_test = match std::thread::current().name() {
-        None => true,
-        Some(name) => name.starts_with("tokio-"),
-    };
-    started_by_a_test && !live_captures().is_empty()
-}
-
-/// A record made on a thread without a subscriber of its own: to the live
-/// capture, or to each of them when several are alive.
-pub(crate) fn submit_to_live_captures(event: AuditEvent, strict: bool) -> Completion {
-    let live = live_captures();
-    match live.as_slice() {
-        [] => Completion::Done,
-        [only] if strict => only
-            .handle
-            .submit_acked(event)
-            .map_or(Completion::Done, Completion::Pending),
-        [only] => {
-            let _ = only.handle.submit(event);
-            Completion::Done
-        }
-        several => {
-            for capture in several {
-                capture.seen.shared.fetch_add(1, Ordering::Relaxed);
-                let _ = capture.handle.submit(event.clone());
-            }
-            Completion::Done
-        }
-    }
-}
-
-/// An audited call ran where no capture can see it.
-pub(crate) fn note_unseen() {
-    if !routes_this_thread() {
-        return;
-    }
-    for capture in live_captures().iter() {
-        capture.seen.unseen.fetch_add(1, Ordering::Relaxed);
-    }
 }
 
 /// The records of one test; see the [module documentation](self).

@@ -8,7 +8,6 @@
 //! to the writer; dropping it unfinished records a panic or a cancellation.
 
 use std::any::Any;
-use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,9 +17,8 @@ use serde::Serialize;
 use tracing::Span;
 use tracing::span::Entered;
 
-use crate::capture::layer::Hook;
+use crate::capture::hook::{CallStart, Completion, Hook, Site, any_layer_alive};
 use crate::record::to_json;
-use crate::write::ack::Ack;
 use crate::{FailureKind, Outcome, WriteError};
 
 /// A panic caught while a call's values were evaluated, to be resumed once
@@ -42,30 +40,6 @@ pub fn catch_value<T>(panic: &mut Option<CaughtPanic>, value: impl FnOnce() -> T
             None
         }
     }
-}
-
-/// What is known about a call site at compile time.
-#[derive(Debug)]
-pub struct Site {
-    /// The action named by the attribute, or the function's path.
-    pub action: &'static str,
-    /// The function's module, name, file and line.
-    pub code: crate::CodeLocation,
-}
-
-/// The values of one call, evaluated when it starts.
-#[derive(Debug, Default)]
-pub struct CallStart {
-    /// An action computed at run time (`action = some_expression`).
-    pub action: Option<compact_str::CompactString>,
-    /// `actor = ...`.
-    pub actor: Option<compact_str::CompactString>,
-    /// `resource = ...`.
-    pub resource: Option<compact_str::CompactString>,
-    /// `fields(name = ...)`.
-    pub context: Vec<(Cow<'static, str>, compact_str::CompactString)>,
-    /// For a method: `type_name::<Self>()`, which names the default action.
-    pub owner: Option<&'static str>,
 }
 
 /// One audited call in progress.
@@ -122,7 +96,7 @@ impl Call {
     pub fn begin(&mut self, span: Span, site: &'static Site, start: CallStart) {
         // The common cheap case (no subscriber wants the span) stays inline.
         if span.is_disabled() {
-            if crate::capture::layer::any_layer_alive() {
+            if any_layer_alive() {
                 note_unaudited();
             }
             return;
@@ -199,7 +173,7 @@ impl Call {
             })
             .unwrap_or(false);
         self.span = span;
-        if !self.active && crate::capture::layer::any_layer_alive() {
+        if !self.active && any_layer_alive() {
             note_unaudited();
         }
     }
@@ -248,7 +222,7 @@ impl Call {
         }
     }
 
-    fn update(&self, update: &mut dyn FnMut(&mut crate::capture::layer::CallState)) {
+    fn update(&self, update: &mut dyn FnMut(&mut crate::capture::hook::CallState)) {
         self.span.with_subscriber(|(id, dispatch)| {
             if let Some(hook) = dispatch.downcast_ref::<Hook>() {
                 (hook.update)(dispatch, id, update);
@@ -341,7 +315,7 @@ fn note_unaudited() {
             // No audit layer on this thread at all: a test capture alive
             // elsewhere must not take the silence for an absence.
             #[cfg(feature = "testing")]
-            crate::testing::note_unseen();
+            crate::capture::live_captures::note_unseen();
         }
     });
 }
@@ -426,39 +400,6 @@ impl<F> std::fmt::Debug for Body<'_, F> {
         f.debug_struct("Body")
             .field("call", self.call)
             .finish_non_exhaustive()
-    }
-}
-
-/// The end of a call: in strict mode, the acknowledgement to wait for.
-#[must_use]
-#[derive(Debug)]
-pub enum Completion {
-    /// Nothing to wait for (not strict, or not recorded).
-    Done,
-    /// Strict mode: the record is durable once this resolves.
-    Pending(Ack),
-    /// Strict mode: the record could not even be handed over.
-    Failed(WriteError),
-}
-
-impl Completion {
-    /// Blocks until the record is durable (strict mode only; otherwise returns at once).
-    #[inline]
-    pub fn wait(self) -> Result<(), WriteError> {
-        match self {
-            Completion::Done => Ok(()),
-            Completion::Pending(ack) => ack.wait(),
-            Completion::Failed(error) => Err(error),
-        }
-    }
-
-    /// Awaits durability without blocking the thread (strict mode only).
-    pub async fn wait_async(self) -> Result<(), WriteError> {
-        match self {
-            Completion::Done => Ok(()),
-            Completion::Pending(ack) => ack.await,
-            Completion::Failed(error) => Err(error),
-        }
     }
 }
 

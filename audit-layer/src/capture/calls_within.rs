@@ -3,7 +3,7 @@
 
 use tracing::Span;
 
-use crate::capture::layer::Hook;
+use crate::capture::hook::Hook;
 
 /// How many audited calls have been recorded inside `span` so far (nested
 /// spans included), or `None` when no audit layer keeps count for it: the

@@ -12,7 +12,7 @@ use crate::capture::field_text::display_text;
 use serde::Serialize;
 use tracing::Span;
 
-use crate::capture::layer::{CallState, Hook};
+use crate::capture::hook::{CallState, Hook};
 use crate::record::{set_context as insert_sorted, to_json};
 
 fn with_current_call(update: &mut dyn FnMut(&mut CallState)) -> bool {

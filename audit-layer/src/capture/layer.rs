@@ -15,7 +15,7 @@
 use std::any::TypeId;
 use std::borrow::Cow;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use serde_json::value::RawValue;
@@ -28,7 +28,7 @@ use tracing_subscriber::layer::{Context, Filter, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::Outcome;
-use crate::capture::call::{CallStart, Completion, Site};
+use crate::capture::hook::{CallStart, CallState, Completion, Hook, LAYERS_ALIVE, Site};
 use crate::record::time::Timestamp;
 use crate::record::{AuditEvent, CodeRef, RecordKind, Text, set_context};
 use crate::write::writer::AuditHandle;
@@ -137,16 +137,6 @@ where
     }
 }
 
-/// How many audit layers exist in the process. While there are none, an
-/// audited call with a disabled span is simply not audited: no one asked.
-static LAYERS_ALIVE: AtomicUsize = AtomicUsize::new(0);
-
-/// Whether any audit layer exists in the process.
-#[inline]
-pub fn any_layer_alive() -> bool {
-    LAYERS_ALIVE.load(Ordering::Relaxed) > 0
-}
-
 impl<S> Drop for AuditSpans<S> {
     fn drop(&mut self) {
         LAYERS_ALIVE.fetch_sub(1, Ordering::Relaxed);
@@ -199,45 +189,12 @@ impl<S> Filter<S> for AuditSpanFilter {
     }
 }
 
-/// Changes the nearest audited call at or above a span.
-pub(crate) type UpdateCall = fn(&Dispatch, &Id, &mut dyn FnMut(&mut CallState)) -> bool;
-/// Finishes an audited call with its outcome and `after` state.
-pub(crate) type CompleteCall = fn(&Dispatch, &Id, Outcome, Option<Box<RawValue>>) -> Completion;
-
-/// The functions `#[audited]`'s generated code reaches through
-/// `Dispatch::downcast_ref`, monomorphised for the subscriber below the layer.
-#[derive(Clone, Copy)]
-pub(crate) struct Hook {
-    pub(crate) start: fn(&Dispatch, &Id, &'static Site, CallStart) -> bool,
-    pub(crate) update: UpdateCall,
-    pub(crate) complete: CompleteCall,
-    pub(crate) unaudited: fn(&Dispatch),
-    pub(crate) calls_within: fn(&Dispatch, &Id) -> Option<u64>,
-}
-
 /// The inner layer; [`AuditLayer`] adds the filter around it.
 pub(crate) struct AuditSpans<S> {
     destination: Destination,
     strict: bool,
     hook: Hook,
     _subscriber: PhantomData<fn(S)>,
-}
-
-/// What an audited call has gathered so far (span extension).
-pub(crate) struct CallState {
-    site: &'static Site,
-    action: Option<Text>,
-    owner: Option<&'static str>,
-    pub(crate) actor: Option<Text>,
-    pub(crate) resource: Option<Text>,
-    pub(crate) context: Vec<(Cow<'static, str>, Text)>,
-    pub(crate) before: Option<Box<RawValue>>,
-    pub(crate) after: Option<Box<RawValue>>,
-    // Wall-clock start: the end time is read once and serves both as the
-    // record's time and, minus this, as its duration (two clock reads a call,
-    // not three; a step of the clock shows as a zero duration).
-    started: SystemTime,
-    completed: bool,
 }
 
 /// `audit.*` fields of an ordinary span (span extension).
@@ -281,7 +238,7 @@ where
     #[cfg(feature = "testing")]
     if let Some(layer) = dispatch.downcast_ref::<AuditSpans<S>>()
         && matches!(layer.destination, Destination::LiveCaptures)
-        && !crate::testing::routes_this_thread()
+        && !crate::capture::live_captures::routes_this_thread()
     {
         return false;
     }
@@ -482,7 +439,7 @@ impl<S> AuditSpans<S> {
             Destination::Writer(handle) => handle,
             #[cfg(feature = "testing")]
             Destination::LiveCaptures => {
-                return crate::testing::submit_to_live_captures(event, self.strict);
+                return crate::capture::live_captures::submit_to_live_captures(event, self.strict);
             }
         };
         let result = if self.strict {

@@ -26,6 +26,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::proof::note::{self, NoteError, OpenedNote, SignerKey, VerifierKey};
+use crate::record::anchor::Anchor;
 use crate::record::chain::Hash;
 
 const ANCHOR_LINE: &str = "audit-layer anchor";
@@ -150,30 +151,6 @@ fn lines_second(text: &str) -> &str {
     text.lines().nth(1).unwrap_or_default()
 }
 
-/// Where a log cut by retention begins, signed: the deletion before it was
-/// deliberate, and anything missing after it was not.
-///
-/// # Examples
-///
-/// ```
-/// use audit_layer::{Anchor, SignerKey};
-///
-/// let key = SignerKey::generate("example.com/log")?;
-/// let anchor = Anchor { origin: "example.com/log".into(), first_seq: 1000, prev: audit_layer::chain::Hash::of(b"x") };
-/// let (opened, _) = Anchor::open(&anchor.sign(&key), &[key.verifier()])?;
-/// assert_eq!(opened, anchor);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Anchor {
-    /// Which log.
-    pub origin: String,
-    /// The seq of the first record kept.
-    pub first_seq: u64,
-    /// The hash that record links to (of the last record deleted).
-    pub prev: Hash,
-}
-
 impl Anchor {
     /// The note text.
     ///
@@ -231,16 +208,6 @@ impl Anchor {
             prev: decode_hash(prev)?,
         })
     }
-}
-
-/// File name of the checkpoint of a log of `size` records.
-pub(crate) fn checkpoint_file_name(size: u64) -> String {
-    format!("checkpoint-{size:020}.note")
-}
-
-/// File name of the anchor of a log starting at `first_seq`.
-pub(crate) fn anchor_file_name(first_seq: u64) -> String {
-    format!("anchor-{first_seq:020}.note")
 }
 
 /// Where a writer sends its signed checkpoints and anchors: somewhere the

@@ -13,9 +13,10 @@ use serde::Serialize;
 
 use std::collections::BTreeMap;
 
-use crate::proof::checkpoint::{Anchor, Checkpoint, CheckpointError};
+use crate::proof::checkpoint::{Checkpoint, CheckpointError};
 use crate::proof::forward_seal::{EpochKeys, Seal, SealVerifyingKey};
 use crate::proof::note::{NoteError, VerifierKey};
+use crate::record::anchor::Anchor;
 use crate::record::chain::{self, FORMAT_VERSION, FramingError, GENESIS, Hash};
 use crate::store::safe_open;
 use crate::store::segment;
@@ -2013,5 +2014,17 @@ impl<'v> ChainCheck<'v> {
             unanchored,
             seals: self.seal_status,
         }
+    }
+}
+/// The verifier's view of a memory log (it lives here, not in the store:
+/// the store never depends on the proof).
+impl crate::store::sink::MemoryLog {
+    /// Verifies the chain as `audit verify` would.
+    ///
+    /// # Examples
+    ///
+    /// See [`MemorySink`](crate::MemorySink).
+    pub fn verify(&self) -> Report {
+        Verifier::new().verify_bytes(&self.bytes())
     }
 }

@@ -18,7 +18,7 @@ pub(crate) type Text = compact_str::CompactString;
 #[cfg(test)]
 use crate::record::chain::FORMAT_VERSION;
 use crate::record::chain::{self, Hash};
-use crate::record::changes::{Change, diff};
+use crate::record::changes::Change;
 use crate::record::time::Timestamp;
 
 /// Whether a record describes something the application did, or something the
@@ -917,7 +917,7 @@ pub(crate) struct RecordDefaults {
 /// The JSON schema of a line. Field order here is the byte order on disk and
 /// therefore part of the format: see FORMAT.md before touching it.
 #[derive(Serialize, Deserialize)]
-struct RecordLine<'a> {
+pub(crate) struct RecordLine<'a> {
     v: u32,
     seq: u64,
     prev: Hash,
@@ -961,7 +961,7 @@ pub(crate) fn duration_nanos(duration: Duration) -> u64 {
 impl<'a> RecordLine<'a> {
     /// The serde reference for what `encode::push_record` writes by hand.
     #[cfg(test)]
-    fn of_event(
+    pub(crate) fn of_event(
         event: &'a AuditEvent,
         seq: u64,
         prev: Hash,
@@ -1142,168 +1142,6 @@ fn outcome_parts(outcome: &Outcome) -> (Option<&str>, Option<&str>) {
         Outcome::Success => (None, None),
         Outcome::Failure { kind, reason } => (Some(kind.as_str()), Some(reason)),
         Outcome::Unknown { reason } => (None, Some(reason)),
-    }
-}
-
-/// Appends the sealed line of `event` at `seq` after `prev` to `buf`, and
-/// returns the line's hash.
-pub(crate) fn encode_line(
-    buf: &mut Vec<u8>,
-    event: &AuditEvent,
-    seq: u64,
-    prev: Hash,
-    defaults: &RecordDefaults,
-) -> Hash {
-    let mut body = Vec::new();
-    encode_body(&mut body, event, defaults);
-    seal_line(buf, seq, prev, &body)
-}
-
-/// Appends the body of `event` (all of its line but the chain prefix and the
-/// hash) to `buf`.
-pub(crate) fn encode_body(buf: &mut Vec<u8>, event: &AuditEvent, defaults: &RecordDefaults) {
-    let changes = match (&event.before, &event.after) {
-        (Some(before), Some(after)) => Some(diff(
-            &serde_json::from_str(before.get()).unwrap_or(Value::Null),
-            &serde_json::from_str(after.get()).unwrap_or(Value::Null),
-        )),
-        _ => None,
-    };
-    crate::record::encode::push_body(buf, event, changes.as_deref(), defaults);
-}
-
-/// Appends the line of a record whose body is `body`, at `seq` after
-/// `prev`, and returns its hash.
-pub(crate) fn seal_line(buf: &mut Vec<u8>, seq: u64, prev: Hash, body: &[u8]) -> Hash {
-    let start = buf.len();
-    crate::record::encode::push_prefix(buf, seq, prev);
-    buf.extend_from_slice(body);
-    chain::seal(buf, start)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn encoded_line_parses_back_to_the_same_record() {
-        let event = AuditEvent::builder("user.role_change")
-            .actor("alice")
-            .resource("user:bob")
-            .outcome(Outcome::failure(FailureKind::Denied, "nope"))
-            .before(json!({"role": "editor"}))
-            .after(json!({"role": "admin"}))
-            .context("ticket", "T-1")
-            .code(CodeLocation::new("m", "f").with_file("f.rs", 3))
-            .duration(Duration::from_nanos(1234))
-            .build();
-        let defaults = RecordDefaults {
-            service: Some("svc".into()),
-            host: Some("h".into()),
-        };
-        let mut buf = Vec::new();
-        let hash = encode_line(&mut buf, &event, 7, chain::GENESIS, &defaults);
-        assert_eq!(buf.last(), Some(&b'\n'));
-        let record = AuditRecord::from_line(&buf).unwrap();
-        assert_eq!(record.hash, hash);
-        assert_eq!(record.seq, 7);
-        assert_eq!(record.outcome, event.outcome);
-        assert_eq!(
-            record.changes,
-            Some(vec![Change::new(
-                "/role",
-                Some(json!("editor")),
-                Some(json!("admin"))
-            )])
-        );
-        assert_eq!(record.service.as_deref(), Some("svc"));
-        assert_eq!(record.duration, Some(Duration::from_nanos(1234)));
-        // Re-serialising the parsed record gives back the very bytes that were written.
-        let again = serde_json::to_vec(&record).unwrap();
-        assert_eq!(again, &buf[..buf.len() - 1]);
-    }
-
-    fn arbitrary_event() -> impl proptest::strategy::Strategy<Value = AuditEvent> {
-        use proptest::prelude::*;
-        let text = || any::<String>();
-        (
-            text(),
-            proptest::option::of(text()),
-            proptest::option::of(text()),
-            0..4u8,
-            text(),
-            proptest::collection::vec((text(), text()), 0..4),
-            proptest::option::of((text(), text(), any::<u32>())),
-            proptest::option::of(any::<u64>()),
-            proptest::option::of(text()),
-        )
-            .prop_map(
-                |(action, actor, resource, outcome, reason, context, code, nanos, state)| {
-                    let mut builder = AuditEvent::builder(action);
-                    if let Some(actor) = actor {
-                        builder = builder.actor(actor);
-                    }
-                    if let Some(resource) = resource {
-                        builder = builder.resource(resource);
-                    }
-                    builder = builder.outcome(match outcome {
-                        0 => Outcome::Success,
-                        1 => Outcome::failure(FailureKind::Denied, reason),
-                        2 => Outcome::failure(FailureKind::Other(reason.clone().into()), reason),
-                        _ => Outcome::Unknown { reason },
-                    });
-                    for (key, value) in context {
-                        builder = builder.context(key, value);
-                    }
-                    if let Some((module, file, line)) = code {
-                        builder =
-                            builder.code(CodeLocation::new(module, "f").with_file(file, line));
-                    }
-                    if let Some(nanos) = nanos {
-                        builder = builder.duration(Duration::from_nanos(nanos));
-                    }
-                    if let Some(state) = state {
-                        builder = builder
-                            .before(json!({"s": state}))
-                            .after(json!({"s": format!("{state}!"), "n": [1, 2]}));
-                    }
-                    builder.build()
-                },
-            )
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn the_fast_encoder_writes_what_serde_writes(event in arbitrary_event(), seq in proptest::prelude::any::<u64>()) {
-            let defaults = RecordDefaults { service: Some("svc\n".into()), host: None };
-            let mut fast = Vec::new();
-            encode_line(&mut fast, &event, seq, chain::GENESIS, &defaults);
-            let changes = match (&event.before, &event.after) {
-                (Some(b), Some(a)) => Some(diff(
-                    &serde_json::from_str(b.get()).unwrap(),
-                    &serde_json::from_str(a.get()).unwrap(),
-                )),
-                _ => None,
-            };
-            let line = RecordLine::of_event(&event, seq, chain::GENESIS, changes.as_deref(), &defaults);
-            let mut reference = serde_json::to_vec(&line).unwrap();
-            chain::seal(&mut reference, 0);
-            proptest::prop_assert_eq!(String::from_utf8_lossy(&fast), String::from_utf8_lossy(&reference));
-        }
-    }
-
-    #[test]
-    fn unserializable_state_is_marked_not_dropped() {
-        let mut map = std::collections::HashMap::new();
-        map.insert((1, 2), "tuple keys are not JSON");
-        let event = AuditEvent::builder("a").before(map).build();
-        assert!(
-            event
-                .before_json()
-                .unwrap()
-                .contains("audit.unserializable")
-        );
     }
 }
 

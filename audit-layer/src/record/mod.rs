@@ -9,12 +9,14 @@
 //! - `event`: [`AuditEvent`](crate::AuditEvent), [`AuditRecord`](crate::AuditRecord),
 //!   [`Outcome`](crate::Outcome) and the rest of a record's fields;
 //! - `encode`, `chain`: the canonical line and its hash chain;
+//! - `anchor`: where a log cut by retention begins;
 //! - `changes`: the difference between `before` and `after`;
 //! - `time`: timestamps as the format writes them;
 //! - `terminal_text`: how any text of a record is shown to a person.
 //!
 //! May use: nothing else in the crate.
 
+pub(crate) mod anchor;
 pub mod chain;
 pub(crate) mod changes;
 pub(crate) mod encode;

@@ -57,6 +57,16 @@ pub(crate) fn list(dir: &Path) -> io::Result<Listing> {
     Ok(listing)
 }
 
+/// File name of the checkpoint of a log of `size` records.
+pub(crate) fn checkpoint_file_name(size: u64) -> String {
+    format!("checkpoint-{size:020}.note")
+}
+
+/// File name of the anchor of a log starting at `first_seq`.
+pub(crate) fn anchor_file_name(first_seq: u64) -> String {
+    format!("anchor-{first_seq:020}.note")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

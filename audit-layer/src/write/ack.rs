@@ -4,12 +4,11 @@
 //! awaited (async callers, without blocking the executor's thread).
 
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-
-use crate::write::writer::WriteError;
 
 struct Slot {
     result: Option<Result<(), WriteError>>,
@@ -191,6 +190,54 @@ impl Future for Ack {
 impl std::fmt::Debug for Ack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ack").finish_non_exhaustive()
+    }
+}
+
+/// Why a record was not written durably.
+///
+/// # Examples
+///
+/// ```
+/// let error = audit_layer::WriteError::WriterGone;
+/// assert_eq!(error.to_string(), "the audit writer has stopped");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// The sink refused the write.
+    #[error("the audit sink failed: {message}")]
+    Sink {
+        /// The I/O error kind.
+        kind: io::ErrorKind,
+        /// The I/O error text.
+        message: String,
+    },
+    /// The write went through but could not be synced to stable storage.
+    #[error("syncing the audit log to stable storage failed: {message}")]
+    Sync {
+        /// The I/O error kind.
+        kind: io::ErrorKind,
+        /// The I/O error text.
+        message: String,
+    },
+    /// The writer thread is gone (shut down, or died).
+    #[error("the audit writer has stopped")]
+    WriterGone,
+}
+
+impl WriteError {
+    pub(crate) fn sink(error: &io::Error) -> Self {
+        WriteError::Sink {
+            kind: error.kind(),
+            message: error.to_string(),
+        }
+    }
+
+    pub(crate) fn sync(error: &io::Error) -> Self {
+        WriteError::Sync {
+            kind: error.kind(),
+            message: error.to_string(),
+        }
     }
 }
 

@@ -10,15 +10,17 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Select, Sender};
 use serde_json::json;
 
-use crate::proof::checkpoint::{Anchor, Checkpoint, Checkpoints, RetentionPolicy};
+use crate::proof::checkpoint::{Checkpoint, Checkpoints, RetentionPolicy};
 use crate::proof::forward_seal::ForwardSeals;
+use crate::record::anchor::Anchor;
 use crate::record::chain::ChainHead;
 use crate::record::changes::Change;
 use crate::record::encode::push_body;
+use crate::record::encode::{encode_body, seal_line};
 use crate::record::time::Timestamp;
-use crate::record::{AuditEvent, RecordDefaults, duration_nanos, encode_body, seal_line};
+use crate::record::{AuditEvent, RecordDefaults, duration_nanos};
 use crate::store::sink::{Batch, BatchRecord, Recovery, Repair, Sink};
-use crate::write::ack::{self, Ack, AckSender};
+use crate::write::ack::{self, Ack, AckSender, WriteError};
 use crate::write::privacy::Privacy;
 use crate::{FailureKind, Outcome};
 
@@ -91,54 +93,6 @@ pub enum FailurePolicy {
     FailRecords,
     /// Print the error and abort the process, as auditd's `halt` does.
     Abort,
-}
-
-/// Why a record was not written durably.
-///
-/// # Examples
-///
-/// ```
-/// let error = audit_layer::WriteError::WriterGone;
-/// assert_eq!(error.to_string(), "the audit writer has stopped");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum WriteError {
-    /// The sink refused the write.
-    #[error("the audit sink failed: {message}")]
-    Sink {
-        /// The I/O error kind.
-        kind: io::ErrorKind,
-        /// The I/O error text.
-        message: String,
-    },
-    /// The write went through but could not be synced to stable storage.
-    #[error("syncing the audit log to stable storage failed: {message}")]
-    Sync {
-        /// The I/O error kind.
-        kind: io::ErrorKind,
-        /// The I/O error text.
-        message: String,
-    },
-    /// The writer thread is gone (shut down, or died).
-    #[error("the audit writer has stopped")]
-    WriterGone,
-}
-
-impl WriteError {
-    fn sink(error: &io::Error) -> Self {
-        WriteError::Sink {
-            kind: error.kind(),
-            message: error.to_string(),
-        }
-    }
-
-    fn sync(error: &io::Error) -> Self {
-        WriteError::Sync {
-            kind: error.kind(),
-            message: error.to_string(),
-        }
-    }
 }
 
 /// A record refused because the writer has shut down. The event is handed back.
@@ -1366,7 +1320,7 @@ impl<S: Sink> Worker<S> {
         };
         let note = checkpoint.sign(&checkpoints.key);
         match checkpoints.destination.publish(
-            &crate::proof::checkpoint::checkpoint_file_name(checkpoint.size),
+            &crate::store::segment::checkpoint_file_name(checkpoint.size),
             &note,
         ) {
             Ok(()) => {
@@ -1424,7 +1378,7 @@ impl<S: Sink> Worker<S> {
         let note = anchor.sign(&checkpoints.key);
         let retired = self.sink.retire(&anchor, &note)?;
         checkpoints.destination.publish(
-            &crate::proof::checkpoint::anchor_file_name(anchor.first_seq),
+            &crate::store::segment::anchor_file_name(anchor.first_seq),
             &note,
         )?;
         let details = json!({

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use super::tail::{self, SizedFile};
 use super::{Batch, Recovery, Repair, Retired, SealedSegment, SegmentSummary, Sink};
-use crate::proof::checkpoint::Anchor;
+use crate::record::anchor::Anchor;
 use crate::record::chain::ChainHead;
 use crate::store::safe_open::{self, OpenDir};
 use crate::store::segment;
@@ -460,7 +460,7 @@ impl Sink for FileSink {
         safe_open::replace(
             &self
                 .dir
-                .join(crate::proof::checkpoint::anchor_file_name(anchor.first_seq)),
+                .join(crate::store::segment::anchor_file_name(anchor.first_seq)),
             note.as_bytes(),
         )?;
         let current = self.current.as_ref().map(|s| s.path.clone());

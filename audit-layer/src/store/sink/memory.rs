@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::tail;
 use super::{Batch, Recovery, Repair, Sink};
-use crate::proof::verify::{Report, Verifier};
 use crate::record::chain::ChainHead;
 use crate::record::{AuditRecord, RecordParseError};
 
@@ -122,15 +121,6 @@ impl MemoryLog {
             .filter(|line| line.ends_with(b"\n"))
             .map(AuditRecord::from_line)
             .collect()
-    }
-
-    /// Verifies the chain as `audit verify` would.
-    ///
-    /// # Examples
-    ///
-    /// See [`MemorySink`].
-    pub fn verify(&self) -> Report {
-        Verifier::new().verify_bytes(&self.bytes())
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::proof::checkpoint::Anchor;
+use crate::record::anchor::Anchor;
 use crate::record::chain::{ChainHead, Hash};
 use crate::record::time::Timestamp;
 

@@ -128,8 +128,9 @@ pub(crate) fn scan(source: &(impl ReadAt + ?Sized)) -> io::Result<Tail> {
 mod tests {
     use super::*;
     use crate::AuditEvent;
+    use crate::record::RecordDefaults;
     use crate::record::chain::GENESIS;
-    use crate::record::{RecordDefaults, encode_line};
+    use crate::record::encode::encode_line;
 
     fn two_records() -> (Vec<u8>, Hash) {
         let mut buf = Vec::new();
