@@ -4,17 +4,54 @@
 //! review asks: *who did this, when, to what, with what result, and can you
 //! prove the log was not edited?*
 //!
-//! - [`AuditEvent`]: what happened (actor, action, resource, outcome,
-//!   before/after state, context).
-//! - [`AuditWriter`]: a lossless writer thread that gives each record a
-//!   `seq`, links it to the previous record by SHA-256 and writes batches
-//!   durably to a [`Sink`](sink::Sink): [`FileSink`] (segment files) or
-//!   [`MemorySink`] (tests).
-//! - [`Verifier`]: checks every hash, link and seq of a log and reports every
-//!   problem with a stable code; the `audit verify` command wraps it.
-//! - [`LogReader`], [`RecordFilter`], [`Timeline`] and [`export`]: reading a
-//!   log back, selecting records, one resource's story, and the SIEM
-//!   formats (ECS, CADF, CEF).
+//! Mark a handler with [`#[audited]`](audited) and add one [`AuditLayer`] to
+//! the tracing subscriber: every call then makes exactly one record, chained
+//! by SHA-256 into an append-only log.
+//!
+//! ```
+//! use audit_layer::{audited, AuditLayer, AuditWriter, FileSink, Verifier};
+//! use tracing_subscriber::prelude::*;
+//!
+//! #[audited(action = "post.publish", actor = user, resource = id)]
+//! fn publish(user: &str, id: u64) -> Result<(), String> {
+//!     Ok(())
+//! }
+//!
+//! let dir = tempfile::tempdir()?;
+//! let (audit, guard) = AuditWriter::builder()
+//!     .service("blog-api")
+//!     .spawn(FileSink::open(dir.path())?)?;
+//! let subscriber = tracing_subscriber::registry().with(AuditLayer::new(audit.clone()));
+//! tracing::subscriber::with_default(subscriber, || publish("alice", 42))?;
+//! guard.shutdown(std::time::Duration::from_secs(5))?;
+//!
+//! let report = Verifier::new().verify_path(dir.path())?;
+//! assert!(report.is_intact(), "{:?}", report.findings);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The crate follows the data flow, one module per stage (see
+//! `ARCHITECTURE.md`):
+//!
+//! - **Capture**: [`#[audited]`](audited) and [`AuditLayer`] turn a call into
+//!   an [`AuditEvent`], with the outcome that really happened
+//!   ([`ClassifyFailure`]) and the context of the enclosing spans;
+//!   [`record_before`], [`set_actor`] and their siblings add what the body
+//!   learns.
+//! - **Record**: [`AuditEvent`] and [`AuditRecord`], [`Outcome`],
+//!   [`Timestamp`], and the [`chain`] that links each line's exact bytes to
+//!   the one before; [`terminal_safe`] shows any of it to a person.
+//! - **Write**: [`AuditWriter`] gives each event its `seq` and link on a
+//!   thread of its own, losslessly, applying [`Privacy`] before hashing, with
+//!   the [`Durability`] asked for; in strict mode a caller waits on its
+//!   [`Ack`].
+//! - **Store**: a [`Sink`](sink::Sink) keeps the lines: [`FileSink`] (segment
+//!   files, torn-tail repair) or [`MemorySink`] (tests).
+//! - **Proof**: [`Verifier`] checks every hash, link and seq and reports
+//!   every problem with a stable code; [`Checkpoint`]s, [`Anchor`]s and
+//!   [`ForwardSeals`] make truncation and rewrites visible.
+//! - **Read**: [`LogReader`], [`RecordFilter`], [`Timeline`] and [`export`]
+//!   (ECS, CADF, CEF) read a log back.
 //!
 //! The on-disk format is a public contract, specified in `FORMAT.md`.
 //!
@@ -28,6 +65,8 @@
 //!   status of the response it becomes.
 //!
 //! # Examples
+//!
+//! Without the attribute, events can be submitted to the writer directly:
 //!
 //! ```
 //! use audit_layer::{AuditEvent, AuditWriter, FileSink, Verifier};
