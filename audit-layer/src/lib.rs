@@ -142,11 +142,12 @@ pub use record::{
 };
 pub use store::sink::{FileSink, MemoryLog, MemorySink};
 pub use write::ack::{Ack, WriteError};
+pub use write::handle::{AuditHandle, WriterGuard};
 pub use write::privacy::{PSEUDONYM_PREFIX, Privacy, PseudonymKey, REDACTED};
-pub use write::writer::{
-    AuditHandle, AuditWriter, Durability, FailurePolicy, ShutdownError, ShutdownReport,
-    SubmitError, WriterBuilder, WriterGuard, WriterStats,
+pub use write::settings::{
+    Durability, FailurePolicy, ShutdownError, ShutdownReport, SubmitError, WriterStats,
 };
+pub use write::writer::{AuditWriter, WriterBuilder};
 
 /// Not public API: what `#[audited]`'s generated code and the benchmarks
 /// need. May change in any release.

@@ -31,7 +31,7 @@ use crate::Outcome;
 use crate::capture::hook::{CallStart, CallState, Completion, Hook, LAYERS_ALIVE, Site};
 use crate::record::time::Timestamp;
 use crate::record::{AuditEvent, CodeRef, RecordKind, Text, set_context};
-use crate::write::writer::AuditHandle;
+use crate::write::handle::AuditHandle;
 
 /// Prefix of the span fields the audit layer reads.
 pub(crate) const FIELD_PREFIX: &str = "audit.";

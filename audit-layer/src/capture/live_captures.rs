@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::capture::hook::Completion;
 use crate::record::AuditEvent;
-use crate::write::writer::AuditHandle;
+use crate::write::handle::AuditHandle;
 
 /// A capture as the process-wide router sees it.
 pub(crate) struct LiveCapture {

@@ -6,8 +6,10 @@
 //! the durability asked for (group commit, acknowledgements in strict
 //! mode), and sink failures follow the failure policy and leave a record.
 //!
-//! - `writer`: [`AuditWriter`](crate::AuditWriter), its builder, handle,
-//!   guard, worker and stats;
+//! - `writer`: [`AuditWriter`](crate::AuditWriter) and its builder;
+//! - `handle`: [`AuditHandle`](crate::AuditHandle) and [`WriterGuard`](crate::WriterGuard);
+//! - `worker`: the writer thread's stages;
+//! - `settings`: durability, failure policy, errors, reports and counters;
 //! - `ack`: the acknowledgement a strict caller waits for;
 //! - `privacy`: redaction and pseudonyms.
 //!
@@ -15,5 +17,8 @@
 //! signs checkpoints and seals as it writes).
 
 pub(crate) mod ack;
+pub(crate) mod handle;
 pub(crate) mod privacy;
+pub(crate) mod settings;
+pub(crate) mod worker;
 pub(crate) mod writer;
