@@ -124,10 +124,11 @@ pub use proof::forward_seal::{
     DEFAULT_EPOCH, ForwardSeals, Seal, SealError, SealVerifyingKey, SealingKey,
 };
 pub use proof::note::{NoteError, SignerKey, VerifierKey};
-pub use proof::verify::{
+pub use proof::report::{
     AnchorStatus, CheckedLine, Finding, FindingCode, MAX_LISTED_FINDINGS, Report, SealStatus,
-    Verifier, VerifyError,
+    VerifyError,
 };
+pub use proof::verify::Verifier;
 pub use read::export::ExportFormat;
 pub use read::query::RecordFilter;
 pub use read::timeline::{Timeline, TimelineWriter};

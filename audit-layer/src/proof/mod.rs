@@ -6,14 +6,18 @@
 //! signed checkpoints catch truncation and rewrites, forward-secure seals a
 //! writer's machine taken over.
 //!
-//! - `verify`: [`Verifier`](crate::Verifier) and its [`Report`](crate::Report);
+//! - `verify`: the [`Verifier`](crate::Verifier);
+//! - `chain_walk`: the walk along the chain it makes;
+//! - `report`: its [`Report`](crate::Report), findings and their codes;
 //! - `note`: signed notes (C2SP signed-note);
 //! - `checkpoint`: checkpoints, anchors and retention;
 //! - `forward_seal`: forward-secure seals.
 //!
 //! May use: `record` and `store` (to read what was kept).
 
+pub(crate) mod chain_walk;
 pub(crate) mod checkpoint;
 pub(crate) mod forward_seal;
 pub(crate) mod note;
+pub(crate) mod report;
 pub(crate) mod verify;

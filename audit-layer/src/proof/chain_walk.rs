@@ -1,0 +1,1012 @@
+//! The walk along the chain: each line examined (in parallel for a large
+//! log), then linked to the one before, with gaps, duplicates and
+//! reorderings told apart.
+
+use crate::proof::report::AnchorStatus;
+use crate::proof::report::CheckedLine;
+use crate::proof::report::Finding;
+use crate::proof::report::FindingCode;
+use crate::proof::report::HeadAt;
+use crate::proof::report::MAX_LISTED_FINDINGS;
+use crate::proof::report::Report;
+use crate::proof::report::SealStatus;
+use crate::proof::report::SealsToCheck;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use std::collections::BTreeMap;
+
+use crate::proof::checkpoint::{Checkpoint, CheckpointError};
+use crate::proof::forward_seal::{EpochKeys, Seal};
+use crate::proof::note::{NoteError, VerifierKey};
+use crate::record::anchor::Anchor;
+use crate::record::chain::{self, FORMAT_VERSION, FramingError, GENESIS, Hash};
+use crate::store::safe_open;
+
+pub(crate) type Visitor<'v> = &'v mut dyn FnMut(CheckedLine<'_>) -> io::Result<()>;
+
+/// A note file is a few hundred bytes; anything far larger is not one.
+pub(crate) const NOTE_LIMIT: u64 = 64 * 1024;
+
+/// Tells a last line cut short by a crash (a prefix of a record) from bytes
+/// someone changed or added.
+pub(crate) fn classify_unterminated(bytes: &[u8]) -> (FindingCode, String) {
+    let torn = || {
+        (
+            FindingCode::TornTail,
+            format!(
+                "the log ends in {} bytes of an unfinished line (a crash mid-write)",
+                bytes.len()
+            ),
+        )
+    };
+    if !chain::is_line_prefix(bytes) {
+        return (
+            FindingCode::Malformed,
+            "the bytes after the last record are not the start of a record".into(),
+        );
+    }
+    if let Ok(view) = chain::frame(bytes) {
+        if view.computed_hash() == view.stored_hash {
+            return torn();
+        }
+        // A real line is one JSON object that closes only at its very end; a
+        // prefix that happens to frame is not a closed object.
+        let mut object = view.hashed.to_vec();
+        object.push(b'}');
+        if serde_json::from_slice::<serde::de::IgnoredAny>(&object).is_ok() {
+            return (
+                FindingCode::Modified,
+                "the last record, missing its newline, does not hash to the hash it carries".into(),
+            );
+        }
+        return torn();
+    }
+    let complete_then_junk = bytes.len() > 1
+        && chain::frame(&bytes[..bytes.len() - 1])
+            .is_ok_and(|view| view.computed_hash() == view.stored_hash);
+    if complete_then_junk {
+        return (
+            FindingCode::Malformed,
+            format!(
+                "a complete record is followed by byte {:#04x} where its newline should be",
+                bytes[bytes.len() - 1]
+            ),
+        );
+    }
+    torn()
+}
+
+/// How the next record must link back.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Link {
+    /// To this hash.
+    To(Hash),
+    /// The record before was modified: to the hash it carries or the one it has.
+    Either(Hash, Hash),
+    /// Lines before could not be framed: to the hash expected before them
+    /// (they were inserted), or to the hash the last of them still carries
+    /// (a record damaged in place). A history re-chained from the damaged
+    /// line links to neither.
+    AfterUnreadable {
+        before: Option<Hash>,
+        carried: Option<Hash>,
+    },
+    /// Anything: the first record of a single segment verified on its own.
+    Any,
+}
+
+impl Link {
+    pub(crate) fn accepts(&self, prev: Hash) -> bool {
+        match *self {
+            Link::To(hash) => prev == hash,
+            Link::Either(a, b) => prev == a || prev == b,
+            Link::AfterUnreadable { before, carried } => {
+                Some(prev) == before || Some(prev) == carried
+            }
+            Link::Any => true,
+        }
+    }
+
+    /// The hash the next record should name, as the record before it carries.
+    pub(crate) fn expected(&self) -> Option<Hash> {
+        match *self {
+            Link::To(hash) | Link::Either(hash, _) => Some(hash),
+            Link::AfterUnreadable { before, .. } => before,
+            Link::Any => None,
+        }
+    }
+}
+
+/// A run of seqs skipped so far: missing unless later records fill it.
+#[derive(Debug, Clone)]
+pub(crate) struct Gap {
+    pub(crate) end: u64,
+    pub(crate) segment: Option<PathBuf>,
+    pub(crate) offset: u64,
+}
+
+/// Hashes of the latest records, to tell an identical duplicate from a
+/// different one in the message. The code (`duplicate`) does not depend on
+/// it: every seq below the next expected one either fills a gap or was seen.
+pub(crate) const RECENT: usize = 4096;
+
+/// Open gaps kept to be filled by later records; past this many, the oldest
+/// is reported as missing at once, so memory stays bounded on any input.
+pub(crate) const MAX_OPEN_GAPS: usize = 100_000;
+
+/// The state machine that reads lines in log order.
+pub(crate) struct ChainCheck<'v> {
+    /// The seq the next record must have; `None` until the first record when
+    /// the log may start anywhere.
+    pub(crate) expected: Option<u64>,
+    pub(crate) link: Link,
+    pub(crate) unreadable_since_record: u64,
+    /// Open gaps by first missing seq.
+    pub(crate) gaps: BTreeMap<u64, Gap>,
+    pub(crate) recent: Vec<Option<(u64, Hash)>>,
+    pub(crate) findings: Vec<Finding>,
+    pub(crate) finding_counts: BTreeMap<FindingCode, u64>,
+    pub(crate) findings_unlisted: u64,
+    /// Findings so far, listed or not: tells whether a line raised one.
+    pub(crate) raised: u64,
+    pub(crate) last_raised: Option<FindingCode>,
+    pub(crate) records: u64,
+    pub(crate) first_seq: Option<u64>,
+    pub(crate) last_seq: Option<u64>,
+    pub(crate) head: Option<Hash>,
+    pub(crate) bytes: u64,
+    pub(crate) segments: usize,
+    /// The first seq the current segment's name announces, until its first
+    /// record has been compared with it.
+    pub(crate) segment_first: Option<u64>,
+    pub(crate) live: bool,
+    pub(crate) in_flight_bytes: u64,
+    pub(crate) threads: usize,
+    /// The hash accepted at each seq a checkpoint vouches for.
+    pub(crate) watched: BTreeMap<u64, Option<Hash>>,
+    pub(crate) anchor: Option<Anchor>,
+    pub(crate) anchor_status: Option<AnchorStatus>,
+    /// An anchor that was found and not trusted: named in `missing`.
+    pub(crate) untrusted_anchor: Option<(u64, String)>,
+    pub(crate) checkpoints_matched: usize,
+    /// Trusted checkpoints compared with the log, whether they matched or not.
+    pub(crate) checkpoints_compared: usize,
+    pub(crate) anchored_through: Option<u64>,
+    pub(crate) seal_status: Option<SealStatus>,
+    pub(crate) visitor: Option<Visitor<'v>>,
+    pub(crate) output_error: Option<io::Error>,
+}
+
+/// What one line says on its own, without the state of the chain: this is
+/// the expensive part (hashing, parsing), and it runs in parallel.
+pub(crate) enum Examined {
+    Record {
+        version: u64,
+        seq: u64,
+        prev: Hash,
+        stored: Hash,
+        computed: Hash,
+        /// For a version-1 line whose hash is right: why it is not a valid
+        /// record, if it is not.
+        invalid: Option<String>,
+    },
+    Malformed {
+        why: &'static str,
+        /// The hash the line still ends with, if it does.
+        carried: Option<Hash>,
+    },
+}
+
+pub(crate) fn examine(line: &[u8]) -> Examined {
+    match chain::frame(line) {
+        Ok(view) => {
+            let computed = view.computed_hash();
+            let invalid = (computed == view.stored_hash
+                && view.version == u64::from(FORMAT_VERSION))
+            .then(|| crate::AuditRecord::from_line(line).err())
+            .flatten()
+            .map(|error| error.to_string());
+            Examined::Record {
+                version: view.version,
+                seq: view.seq,
+                prev: view.prev,
+                stored: view.stored_hash,
+                computed,
+                invalid,
+            }
+        }
+        Err(FramingError(why)) => Examined::Malformed {
+            why,
+            carried: chain::carried_hash(line),
+        },
+    }
+}
+
+/// Examines the complete lines of `bytes`, returning each with its offset
+/// and length (without the newline) in `bytes`.
+pub(crate) fn examine_lines(bytes: &[u8]) -> Vec<(usize, usize, Examined)> {
+    let mut out = Vec::with_capacity(bytes.len() / 256);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', bytes) {
+        out.push((start, end - start, examine(&bytes[start..end])));
+        start = end + 1;
+    }
+    out
+}
+
+/// Parts smaller than this are not worth a thread.
+pub(crate) const MIN_PARALLEL_PART: usize = 1 << 20;
+
+/// [`examine_lines`] on up to `threads` threads, split at line boundaries.
+pub(crate) fn examine_parallel(bytes: &[u8], threads: usize) -> Vec<(usize, usize, Examined)> {
+    let parts = threads.min(bytes.len() / MIN_PARALLEL_PART).max(1);
+    if parts == 1 {
+        return examine_lines(bytes);
+    }
+    let mut bounds = vec![0];
+    for part in 1..parts {
+        let target = bytes.len() * part / parts;
+        let cut = memchr::memchr(b'\n', &bytes[target..]).map_or(bytes.len(), |at| target + at + 1);
+        bounds.push(cut.max(*bounds.last().unwrap_or(&0)));
+    }
+    bounds.push(bytes.len());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = bounds
+            .windows(2)
+            .skip(1)
+            .map(|w| {
+                let (start, end) = (w[0], w[1]);
+                scope.spawn(move || {
+                    let mut lines = examine_lines(&bytes[start..end]);
+                    lines.iter_mut().for_each(|(offset, _, _)| *offset += start);
+                    lines
+                })
+            })
+            .collect();
+        let mut all = examine_lines(&bytes[..bounds[1]]);
+        for handle in handles {
+            all.extend(handle.join().expect("a hashing thread panicked"));
+        }
+        all
+    })
+}
+
+impl<'v> ChainCheck<'v> {
+    pub(crate) fn new(threads: usize, visitor: Option<Visitor<'v>>) -> Self {
+        ChainCheck {
+            expected: Some(0),
+            link: Link::To(GENESIS),
+            unreadable_since_record: 0,
+            gaps: BTreeMap::new(),
+            recent: vec![None; RECENT],
+            findings: Vec::new(),
+            finding_counts: BTreeMap::new(),
+            findings_unlisted: 0,
+            raised: 0,
+            last_raised: None,
+            records: 0,
+            first_seq: None,
+            last_seq: None,
+            head: None,
+            bytes: 0,
+            segments: 0,
+            segment_first: None,
+            live: false,
+            in_flight_bytes: 0,
+            threads,
+            watched: BTreeMap::new(),
+            anchor: None,
+            anchor_status: None,
+            untrusted_anchor: None,
+            checkpoints_matched: 0,
+            checkpoints_compared: 0,
+            anchored_through: None,
+            seal_status: None,
+            visitor,
+            output_error: None,
+        }
+    }
+
+    /// Notes the seqs the checkpoints vouch for, so their hashes are kept
+    /// during the walk.
+    pub(crate) fn watch(&mut self, checkpoints: &[(PathBuf, String)], keys: &[VerifierKey]) {
+        for (_, note) in checkpoints {
+            if let Ok((checkpoint, _)) = Checkpoint::open(note, keys)
+                && checkpoint.size > 0
+            {
+                self.watched.insert(checkpoint.size - 1, None);
+            }
+        }
+    }
+
+    /// Notes the seqs the seals vouch for.
+    pub(crate) fn watch_seals(&mut self, seals: Option<&SealsToCheck>) {
+        let Some(seals) = seals else { return };
+        for line in seals.text.lines() {
+            if let Ok(seal) = Seal::parse(line)
+                && seal.size > 0
+            {
+                self.watched.insert(seal.size - 1, None);
+            }
+        }
+    }
+
+    /// Starts the chain at the log's latest retention anchor, if it has one
+    /// that a trusted key signed. An anchor only narrows what is trusted:
+    /// one that is unsigned, signed by no trusted key, not a note, or not a
+    /// regular file is a finding and is not used, so the log must then
+    /// start at seq 0.
+    pub(crate) fn start_from_anchor(&mut self, dir: &Path, keys: &[VerifierKey]) -> Option<Anchor> {
+        let found = match crate::store::sink::anchors(dir) {
+            Ok(mut found) => found.pop(),
+            Err(error) => {
+                self.report(
+                    FindingCode::Malformed,
+                    None,
+                    Some(dir),
+                    0,
+                    format!("the anchors could not be listed: {error}"),
+                );
+                None
+            }
+        };
+        let (first_seq, path) = found?;
+        let note = match safe_open::read_text(&path, NOTE_LIMIT) {
+            Ok(note) => note,
+            Err(error) => {
+                let code = if error.kind() == io::ErrorKind::InvalidInput {
+                    FindingCode::ForeignFile
+                } else {
+                    FindingCode::Malformed
+                };
+                self.report(
+                    code,
+                    None,
+                    Some(&path),
+                    0,
+                    format!("anchor not read: {error}"),
+                );
+                return None;
+            }
+        };
+        if keys.is_empty() {
+            self.untrusted_anchor = Some((
+                first_seq,
+                "an anchor says the log starts there, but no key was given to check it (--key)"
+                    .into(),
+            ));
+            return None;
+        }
+        let (anchor, signer) = match Anchor::open(&note, keys) {
+            Ok(opened) => opened,
+            Err(error) => {
+                self.note_error(&error, &path, "anchor");
+                self.untrusted_anchor = Some((
+                    first_seq,
+                    format!("the anchor that says so was refused: {error}"),
+                ));
+                return None;
+            }
+        };
+        if anchor.first_seq != first_seq {
+            self.report(
+                FindingCode::Malformed,
+                None,
+                Some(&path),
+                0,
+                format!(
+                    "the anchor's name says seq {first_seq} and its text says seq {}",
+                    anchor.first_seq
+                ),
+            );
+            return None;
+        }
+        self.expected = Some(anchor.first_seq);
+        self.link = Link::To(anchor.prev);
+        self.anchor_status = Some(AnchorStatus {
+            first_seq: anchor.first_seq,
+            signed_by: Some(signer),
+        });
+        self.anchor = Some(anchor.clone());
+        Some(anchor)
+    }
+
+    pub(crate) fn note_error(&mut self, error: &CheckpointError, source: &Path, what: &str) {
+        let code = match error {
+            CheckpointError::Note(NoteError::UnknownKey(_)) => FindingCode::UnknownKey,
+            CheckpointError::Note(NoteError::BadSignature(_)) => FindingCode::BadSignature,
+            _ => FindingCode::Malformed,
+        };
+        self.report(
+            code,
+            None,
+            Some(source),
+            0,
+            format!("{what} refused: {error}"),
+        );
+    }
+
+    /// Compares the log with every trusted checkpoint.
+    pub(crate) fn compare_checkpoints(
+        &mut self,
+        checkpoints: &[(PathBuf, String)],
+        keys: &[VerifierKey],
+        anchor: Option<&Anchor>,
+    ) {
+        let mut trusted: Vec<(&Path, Checkpoint)> = Vec::new();
+        for (source, note) in checkpoints {
+            match Checkpoint::open(note, keys) {
+                Ok((checkpoint, _)) => trusted.push((source, checkpoint)),
+                Err(error) => self.note_error(&error, source, "checkpoint"),
+            }
+        }
+        for (index, (source, checkpoint)) in trusted.iter().enumerate() {
+            let disagrees = trusted[..index].iter().any(|(_, earlier)| {
+                earlier.origin == checkpoint.origin
+                    && earlier.size == checkpoint.size
+                    && earlier.head != checkpoint.head
+            });
+            if disagrees {
+                self.report(
+                    FindingCode::Equivocation,
+                    checkpoint.size.checked_sub(1),
+                    Some(source),
+                    0,
+                    format!(
+                        "two signed checkpoints of {} at size {} name different heads",
+                        checkpoint.origin, checkpoint.size
+                    ),
+                );
+            }
+        }
+        for (source, checkpoint) in trusted {
+            let size = checkpoint.size;
+            let vouched = match self.head_at(size, anchor) {
+                HeadAt::Known(hash) => Some(hash == Some(checkpoint.head)),
+                HeadAt::Deleted => None,
+                HeadAt::Beyond(now) => {
+                    self.checkpoints_compared += 1;
+                    self.report(
+                        FindingCode::Truncated,
+                        size.checked_sub(1),
+                        Some(source),
+                        0,
+                        format!(
+                            "a signed checkpoint says the log had {size} records; it now {now}"
+                        ),
+                    );
+                    continue;
+                }
+            };
+            if vouched.is_some() {
+                self.checkpoints_compared += 1;
+            }
+            match vouched {
+                Some(true) => {
+                    self.checkpoints_matched += 1;
+                    self.anchored_through = Some(self.anchored_through.map_or(size, |s| s.max(size)));
+                }
+                Some(false) => self.report(
+                    FindingCode::Rechained,
+                    size.checked_sub(1),
+                    Some(source),
+                    0,
+                    format!(
+                        "a signed checkpoint at size {size} names head {}, which the log no longer has there: its history was re-written",
+                        checkpoint.head
+                    ),
+                ),
+                // Deleted by retention before the anchor: nothing left to compare.
+                None => {}
+            }
+        }
+    }
+
+    /// The log's head when it had `size` records, as this walk saw it.
+    pub(crate) fn head_at(&self, size: u64, anchor: Option<&Anchor>) -> HeadAt {
+        match (size.checked_sub(1), anchor) {
+            (None, _) => HeadAt::Known(Some(GENESIS)),
+            (Some(_), Some(anchor)) if size < anchor.first_seq => HeadAt::Deleted,
+            (Some(_), Some(anchor)) if size == anchor.first_seq => HeadAt::Known(Some(anchor.prev)),
+            (Some(last), _) => match self.last_seq {
+                Some(log_last) if last > log_last => {
+                    HeadAt::Beyond(format!("ends at seq {log_last}"))
+                }
+                None => HeadAt::Beyond("has none".into()),
+                Some(_) => HeadAt::Known(self.watched.get(&last).copied().flatten()),
+            },
+        }
+    }
+
+    /// Checks the seals file against the log: every epoch from 0 on sealed
+    /// once, in order, each under its own epoch's key, each naming the head
+    /// the log has at that size. Keys only evolve forward, and never past
+    /// the epochs that have ended by this machine's clock, so the work is
+    /// bounded whatever epoch numbers the file holds.
+    pub(crate) fn compare_seals(&mut self, seals: &SealsToCheck, anchor: Option<&Anchor>) {
+        let source = Some(seals.source.as_path());
+        let mut keys = EpochKeys::new(&seals.key);
+        let mut status = SealStatus::default();
+        let mut next_epoch = 0u64;
+        let mut last_size = 0u64;
+        let mut offset = 0u64;
+        let ended = seals.key.epochs_ended_by(std::time::SystemTime::now());
+        for line in seals.text.split_inclusive('\n') {
+            let at = offset;
+            offset += line.len() as u64;
+            if !line.ends_with('\n') {
+                // The writer syncs each seal whole; an unfinished last line is a crash mid-write.
+                self.report(
+                    FindingCode::TornTail,
+                    None,
+                    source,
+                    at,
+                    format!(
+                        "the seals file ends in {} bytes of an unfinished seal",
+                        line.len()
+                    ),
+                );
+                continue;
+            }
+            let seal = match Seal::parse(line.trim_end_matches('\n')) {
+                Ok(seal) => seal,
+                Err(error) => {
+                    self.report(FindingCode::Malformed, None, source, at, error.to_string());
+                    continue;
+                }
+            };
+            let seq = seal.size.checked_sub(1);
+            if seal.epoch < next_epoch {
+                self.report(FindingCode::OutOfOrder, seq, source, at, format!("a seal of epoch {} (size {}) comes after the seal of epoch {} (size {last_size})", seal.epoch, seal.size, next_epoch - 1));
+                continue;
+            }
+            if seal.epoch >= ended {
+                self.report(FindingCode::BadSeal, seq, source, at, format!("a seal of epoch {}, which has not ended by this machine's clock ({ended} epochs have): no writer could have made it", seal.epoch));
+                continue;
+            }
+            if !keys.verifies(&seal) {
+                self.report(FindingCode::BadSeal, seq, source, at, format!("the seal of epoch {} does not verify under that epoch's key: it was forged, or made with a later epoch's key", seal.epoch));
+                continue;
+            }
+            status.seals += 1;
+            if seal.epoch > next_epoch {
+                let missing = if seal.epoch - next_epoch == 1 {
+                    format!("epoch {next_epoch} has")
+                } else {
+                    format!("epochs {next_epoch}..{} have", seal.epoch - 1)
+                };
+                self.report(FindingCode::SealGap, seq, source, at, format!("{missing} no seal: the log was cut and sealed on with a later key, or sealing stopped"));
+            } else if seal.size < last_size {
+                self.report(FindingCode::OutOfOrder, seq, source, at, format!("the seal of epoch {} has size {}, below the size {last_size} sealed before", seal.epoch, seal.size));
+                continue;
+            }
+            next_epoch = seal.epoch + 1;
+            last_size = seal.size;
+            status.last_epoch = Some(seal.epoch);
+            match self.head_at(seal.size, anchor) {
+                HeadAt::Known(hash) if hash == Some(seal.head) => {
+                    status.sealed_through = Some(status.sealed_through.map_or(seal.size, |s| s.max(seal.size)));
+                }
+                HeadAt::Known(_) => self.report(FindingCode::Rechained, seq, source, at, format!("the seal of epoch {} at size {} names head {}, which the log no longer has there: its history was re-written", seal.epoch, seal.size, seal.head)),
+                HeadAt::Deleted => {}
+                HeadAt::Beyond(now) => self.report(FindingCode::Truncated, seq, source, at, format!("the seal of epoch {} says the log had {} records; it now {now}", seal.epoch, seal.size)),
+            }
+        }
+        if status.seals == 0 {
+            self.report(
+                FindingCode::NoSeal,
+                None,
+                source,
+                0,
+                "no seal verified: the seals file is missing or holds none, so nothing vouches for the log's past".into(),
+            );
+        }
+        status.epochs_ended_unsealed = ended.saturating_sub(next_epoch);
+        status.unsealed = match (self.last_seq, status.sealed_through) {
+            (Some(last), Some(through)) if last >= through => Some((through, last)),
+            (Some(last), None) => Some((self.first_seq.unwrap_or(0), last)),
+            _ => None,
+        };
+        self.seal_status = Some(status);
+    }
+
+    pub(crate) fn report(
+        &mut self,
+        code: FindingCode,
+        seq: Option<u64>,
+        segment: Option<&Path>,
+        offset: u64,
+        message: String,
+    ) {
+        self.raised += 1;
+        self.last_raised = Some(code);
+        *self.finding_counts.entry(code).or_insert(0) += 1;
+        if self.findings.len() < MAX_LISTED_FINDINGS {
+            self.findings.push(Finding {
+                code,
+                seq,
+                segment: segment.map(Path::to_owned),
+                offset,
+                message,
+            });
+        } else {
+            self.findings_unlisted += 1;
+        }
+    }
+
+    /// Checks complete lines (each ending in `\n`) that start at `base` in their segment.
+    pub(crate) fn lines(&mut self, bytes: &[u8], base: u64, segment: Option<&Path>) {
+        self.bytes += bytes.len() as u64;
+        for (offset, len, examined) in examine_parallel(bytes, self.threads) {
+            let line = &bytes[offset..offset + len];
+            self.accept(examined, line, base + offset as u64, segment);
+            if self.output_error.is_some() {
+                return;
+            }
+        }
+    }
+
+    /// Hands a checked line to the visitor, if there is one.
+    pub(crate) fn visit(
+        &mut self,
+        line: &[u8],
+        seq: Option<u64>,
+        segment: Option<&Path>,
+        offset: u64,
+        raised_before: u64,
+    ) {
+        let Some(visitor) = self.visitor.as_mut() else {
+            return;
+        };
+        let verified = self.raised == raised_before;
+        let problem = if verified { None } else { self.last_raised };
+        if let Err(error) = visitor(CheckedLine {
+            line,
+            seq,
+            segment,
+            offset,
+            verified,
+            problem,
+        }) {
+            self.output_error = Some(error);
+        }
+    }
+
+    pub(crate) fn accept(
+        &mut self,
+        examined: Examined,
+        line: &[u8],
+        offset: u64,
+        segment: Option<&Path>,
+    ) {
+        let raised_before = self.raised;
+        let (version, seq, prev, stored_hash, computed, invalid) = match examined {
+            Examined::Record {
+                version,
+                seq,
+                prev,
+                stored,
+                computed,
+                invalid,
+            } => (version, seq, prev, stored, computed, invalid),
+            Examined::Malformed { why, carried } => {
+                self.unreadable(carried);
+                self.report(
+                    FindingCode::Malformed,
+                    None,
+                    segment,
+                    offset,
+                    format!("not a record: {why}"),
+                );
+                self.visit(line, None, segment, offset, raised_before);
+                return;
+            }
+        };
+        self.records += 1;
+        if let Some(named) = self.segment_first.take()
+            && named != seq
+        {
+            self.report(
+                FindingCode::MisnamedSegment,
+                Some(seq),
+                segment,
+                offset,
+                format!("the segment's name says it starts at seq {named}, and its first record is seq {seq}"),
+            );
+        }
+        let modified = computed != stored_hash;
+        if modified {
+            self.report(
+                FindingCode::Modified,
+                Some(seq),
+                segment,
+                offset,
+                format!("record hashes to {computed}, but carries {}", stored_hash),
+            );
+        } else if let Some(why) = invalid {
+            self.report(
+                FindingCode::Malformed,
+                Some(seq),
+                segment,
+                offset,
+                format!("its hash is right, but it is not a valid version-1 record: {why}"),
+            );
+        } else if version != u64::from(FORMAT_VERSION) {
+            self.report(
+                FindingCode::UnsupportedVersion,
+                Some(seq),
+                segment,
+                offset,
+                format!(
+                    "format version {} is newer than this verifier's {FORMAT_VERSION}: its hash and link check out, its fields were not interpreted",
+                    version
+                ),
+            );
+        }
+        self.first_seq = Some(self.first_seq.map_or(seq, |s| s.min(seq)));
+        self.last_seq = Some(self.last_seq.map_or(seq, |s| s.max(seq)));
+
+        let expected = *self.expected.get_or_insert(seq);
+        if seq < expected {
+            self.earlier_seq(seq, stored_hash, segment, offset);
+            self.visit(line, Some(seq), segment, offset, raised_before);
+            return;
+        }
+        if seq > expected {
+            // Unreadable lines just before may be the records that seem absent.
+            let skipped = seq - expected;
+            let unexplained = skipped.saturating_sub(self.unreadable_since_record);
+            if unexplained > 0 {
+                self.open_gap(seq - unexplained, seq, segment, offset);
+            }
+        }
+        // A jump that unreadable lines explain still has a link to check.
+        let comparable = seq == expected
+            || (seq - expected <= self.unreadable_since_record
+                && matches!(self.link, Link::AfterUnreadable { .. }));
+        if comparable && !modified && !self.link.accepts(prev) {
+            let expected_prev = self
+                .link
+                .expected()
+                .map_or_else(|| "?".to_owned(), |h| h.to_string());
+            let message = if matches!(self.link, Link::AfterUnreadable { .. }) {
+                format!(
+                    "prev is {prev}, which is neither the hash of the last record before the unreadable line(s) ({expected_prev}) nor the hash the unreadable line carries: the log was re-chained from there"
+                )
+            } else {
+                format!("prev is {prev}, but the record before hashes to {expected_prev}")
+            };
+            self.report(FindingCode::BrokenLink, Some(seq), segment, offset, message);
+        }
+        // Seq 2^64 - 1 does not frame, so this cannot overflow.
+        self.expected = Some(seq + 1);
+        self.link = if modified {
+            Link::Either(stored_hash, computed)
+        } else {
+            Link::To(stored_hash)
+        };
+        self.head = Some(stored_hash);
+        self.unreadable_since_record = 0;
+        if let Some(slot @ None) = self.watched.get_mut(&seq) {
+            *slot = Some(stored_hash);
+        }
+        self.recent[(seq % RECENT as u64) as usize] = Some((seq, stored_hash));
+        self.visit(line, Some(seq), segment, offset, raised_before);
+    }
+
+    /// Records the seqs `start..end` as absent, until a later record fills them.
+    pub(crate) fn open_gap(&mut self, start: u64, end: u64, segment: Option<&Path>, offset: u64) {
+        self.gaps.insert(
+            start,
+            Gap {
+                end,
+                segment: segment.map(Path::to_owned),
+                offset,
+            },
+        );
+        if self.gaps.len() > MAX_OPEN_GAPS
+            && let Some((start, gap)) = self.gaps.pop_first()
+        {
+            self.report_missing(start, gap);
+        }
+    }
+
+    pub(crate) fn report_missing(&mut self, start: u64, gap: Gap) {
+        let count = gap.end - start;
+        let mut message = if count == 1 {
+            format!("seq {start} is missing")
+        } else {
+            format!("{count} records are missing: seq {start}..{}", gap.end - 1)
+        };
+        if let Some((anchor_seq, why)) = &self.untrusted_anchor
+            && start == 0
+            && gap.end == *anchor_seq
+        {
+            message.push_str(&format!(" ({why})"));
+        }
+        self.report(
+            FindingCode::Missing,
+            Some(start),
+            gap.segment.as_deref(),
+            gap.offset,
+            message,
+        );
+    }
+
+    /// A line that does not frame: the next record must link to what came
+    /// before it, or to the hash it still carries.
+    pub(crate) fn unreadable(&mut self, carried: Option<Hash>) {
+        self.unreadable_since_record += 1;
+        let before = match self.link {
+            Link::AfterUnreadable { before, .. } => before,
+            other => other.expected(),
+        };
+        self.link = match self.link {
+            Link::Any => Link::Any,
+            _ => Link::AfterUnreadable { before, carried },
+        };
+    }
+
+    /// A record whose seq is below the one expected next: it fills a gap
+    /// (`out-of-order`), or its seq was seen already (`duplicate`).
+    pub(crate) fn earlier_seq(
+        &mut self,
+        seq: u64,
+        hash: Hash,
+        segment: Option<&Path>,
+        offset: u64,
+    ) {
+        let containing = self
+            .gaps
+            .range(..=seq)
+            .next_back()
+            .filter(|(_, gap)| seq < gap.end)
+            .map(|(start, _)| *start);
+        let previous = self.expected.unwrap_or(1) - 1;
+        if let Some(start) = containing {
+            let gap = self.gaps.remove(&start).expect("found above");
+            if start < seq {
+                self.gaps.insert(
+                    start,
+                    Gap {
+                        end: seq,
+                        ..gap.clone()
+                    },
+                );
+            }
+            if seq + 1 < gap.end {
+                self.gaps.insert(seq + 1, gap);
+            }
+            self.report(
+                FindingCode::OutOfOrder,
+                Some(seq),
+                segment,
+                offset,
+                format!("seq {seq} comes after seq {previous}"),
+            );
+            return;
+        }
+        let message = match self.recent[(seq % RECENT as u64) as usize] {
+            Some((seen_seq, seen_hash)) if seen_seq == seq && seen_hash == hash => {
+                format!("seq {seq} appears again, identical")
+            }
+            Some((seen_seq, _)) if seen_seq == seq => {
+                format!("seq {seq} appears again, with different content")
+            }
+            _ => format!("seq {seq} appears again, after seq {previous}"),
+        };
+        self.report(FindingCode::Duplicate, Some(seq), segment, offset, message);
+    }
+
+    /// A segment file with no byte in it.
+    pub(crate) fn empty_segment(&mut self, segment: &Path, last: bool, live: bool) {
+        if last && live {
+            return;
+        }
+        if last {
+            self.report(
+                FindingCode::TornTail,
+                None,
+                Some(segment),
+                0,
+                "the last segment is empty: a writer stopped between creating it and writing to it (the next writer removes it)".into(),
+            );
+        } else {
+            self.report(
+                FindingCode::Malformed,
+                None,
+                Some(segment),
+                0,
+                "the segment is empty: a segment holds at least one record".into(),
+            );
+        }
+    }
+
+    /// Handles the bytes after the last newline of a segment.
+    pub(crate) fn tail(
+        &mut self,
+        bytes: &[u8],
+        offset: u64,
+        segment: Option<&Path>,
+        last: bool,
+        live: bool,
+    ) {
+        if bytes.is_empty() {
+            return;
+        }
+        let seq = chain::frame_prefix_seq(bytes);
+        // In flight: the beginning of the very record the chain expects next.
+        let in_flight = live
+            && last
+            && chain::is_line_prefix(bytes)
+            && seq.is_none_or(|seq| self.expected.is_none_or(|e| e == seq));
+        if in_flight {
+            self.live = true;
+            self.in_flight_bytes += bytes.len() as u64;
+            return;
+        }
+        if !last {
+            self.bytes += bytes.len() as u64;
+            self.unreadable(chain::carried_hash(bytes));
+            self.report(
+                FindingCode::Malformed,
+                seq,
+                segment,
+                offset,
+                "segment does not end with a complete line".into(),
+            );
+            return;
+        }
+        if let Ok(view) = chain::frame(bytes)
+            && view.computed_hash() == view.stored_hash
+        {
+            // A whole record lacking only its newline: checked like any
+            // other; the writer restores the newline when it starts.
+            self.lines(&[bytes, b"\n"].concat(), offset, segment);
+            self.bytes -= 1;
+            self.report(
+                FindingCode::TornTail,
+                Some(view.seq),
+                segment,
+                offset,
+                "the last record lacks its newline (a crash before its last byte); it was checked like any other, and the writer restores the newline when it starts".into(),
+            );
+            return;
+        }
+        self.bytes += bytes.len() as u64;
+        let (code, message) = classify_unterminated(bytes);
+        self.report(code, seq, segment, offset, message);
+    }
+
+    pub(crate) fn finish(mut self) -> Report {
+        for (start, gap) in std::mem::take(&mut self.gaps) {
+            self.report_missing(start, gap);
+        }
+        self.findings
+            .sort_by(|a, b| (&a.segment, a.offset).cmp(&(&b.segment, b.offset)));
+        let unanchored = match (self.last_seq, self.anchored_through) {
+            (Some(last), Some(through)) if last >= through => Some((through, last)),
+            (Some(last), None) => Some((self.first_seq.unwrap_or(0), last)),
+            _ => None,
+        };
+        Report {
+            records: self.records,
+            first_seq: self.first_seq,
+            last_seq: self.last_seq,
+            head: self.head,
+            bytes: self.bytes,
+            segments: self.segments,
+            live: self.live,
+            in_flight_bytes: self.in_flight_bytes,
+            findings: self.findings,
+            finding_counts: self.finding_counts,
+            findings_unlisted: self.findings_unlisted,
+            anchor: self.anchor_status,
+            checkpoints_matched: self.checkpoints_matched,
+            anchored_through: self.anchored_through,
+            unanchored,
+            seals: self.seal_status,
+        }
+    }
+}
