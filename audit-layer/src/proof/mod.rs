@@ -7,7 +7,9 @@
 //! writer's machine taken over.
 //!
 //! - `verify`: the [`Verifier`](crate::Verifier);
-//! - `chain_walk`: the walk along the chain it makes;
+//! - `chain_walk`: the walk along the chain it makes, after `examine` has
+//!   checked each line on its own, with `evidence_checks` against
+//!   anchors, checkpoints and seals;
 //! - `report`: its [`Report`](crate::Report), findings and their codes;
 //! - `note`: signed notes (C2SP signed-note);
 //! - `checkpoint`: checkpoints, anchors and retention;
@@ -17,6 +19,8 @@
 
 pub(crate) mod chain_walk;
 pub(crate) mod checkpoint;
+pub(crate) mod evidence_checks;
+pub(crate) mod examine;
 pub(crate) mod forward_seal;
 pub(crate) mod note;
 pub(crate) mod report;
