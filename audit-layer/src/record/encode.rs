@@ -343,7 +343,7 @@ mod round_trip {
     use super::*;
     use crate::record::AuditRecord;
     use crate::record::chain;
-    use crate::record::event::RecordLine;
+    use crate::record::line::RecordLine;
     use crate::record::{FailureKind, Outcome};
     use serde_json::json;
     use std::time::Duration;

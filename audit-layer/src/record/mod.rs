@@ -6,8 +6,10 @@
 //! specifies; a line read back parses strictly or not at all. Text shown to
 //! a person is escaped (`terminal_text`).
 //!
-//! - `event`: [`AuditEvent`](crate::AuditEvent), [`AuditRecord`](crate::AuditRecord),
-//!   [`Outcome`](crate::Outcome) and the rest of a record's fields;
+//! - `event`: [`AuditEvent`](crate::AuditEvent) and its builder;
+//! - `outcome`: [`Outcome`](crate::Outcome) and [`FailureKind`](crate::FailureKind);
+//! - `code_location`: [`CodeLocation`](crate::CodeLocation);
+//! - `line`: the line's schema, and [`AuditRecord`](crate::AuditRecord), a line read back;
 //! - `encode`, `chain`: the canonical line and its hash chain;
 //! - `anchor`: where a log cut by retention begins;
 //! - `changes`: the difference between `before` and `after`;
@@ -19,9 +21,15 @@
 pub(crate) mod anchor;
 pub mod chain;
 pub(crate) mod changes;
+pub(crate) mod code_location;
 pub(crate) mod encode;
 pub(crate) mod event;
+pub(crate) mod line;
+pub(crate) mod outcome;
 pub(crate) mod terminal_text;
 pub(crate) mod time;
 
+pub use code_location::*;
 pub use event::*;
+pub use line::*;
+pub use outcome::*;
