@@ -123,12 +123,15 @@ fn read_crate() -> Crate {
             }
         }
     }
-    // A module that re-exports a child's items (`pub use event::*;`) names
-    // them for it: a path through it depends on that child.
-    let mut glob_of: BTreeMap<String, String> = BTreeMap::new();
-    for file in &files {
-        let module = module_of(file);
-        let text = std::fs::read_to_string(file).unwrap();
+    // A module that re-exports its children's items (`pub use event::*;`)
+    // names them for them: a path through it depends on the child that
+    // defines the item.
+    let texts: BTreeMap<String, String> = files
+        .iter()
+        .map(|file| (module_of(file), std::fs::read_to_string(file).unwrap()))
+        .collect();
+    let mut glob_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (module, text) in &texts {
         for line in text.lines() {
             if let Some(child) = line
                 .trim()
@@ -140,14 +143,27 @@ fn read_crate() -> Crate {
                 } else {
                     format!("{module}::{child}")
                 };
-                glob_of.insert(module.clone(), child);
+                glob_of.entry(module.clone()).or_default().push(child);
             }
         }
     }
-    let through_glob = |module: String| glob_of.get(&module).cloned().unwrap_or(module);
+    let through_glob = |module: String, name: &str| {
+        glob_of
+            .get(&module)
+            .and_then(|children| {
+                children
+                    .iter()
+                    .find(|child| texts.get(*child).is_some_and(|text| defines(text, name)))
+            })
+            .cloned()
+            .unwrap_or(module)
+    };
     let reexported: BTreeMap<String, String> = reexported
         .into_iter()
-        .map(|(name, module)| (name, through_glob(module)))
+        .map(|(name, module)| {
+            let module = through_glob(module, &name);
+            (name, module)
+        })
         .collect();
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in &files {
@@ -158,9 +174,10 @@ fn read_crate() -> Crate {
         let text = without_comments(&std::fs::read_to_string(file).unwrap());
         let targets = edges.entry(module.clone()).or_default();
         for path in crate_paths(&text) {
+            let name = path.rsplit("::").next().unwrap();
             let target = longest_module(&modules, &path)
-                .or_else(|| reexported.get(path.split("::").next().unwrap()).cloned())
-                .map(through_glob);
+                .map(|module| through_glob(module, name))
+                .or_else(|| reexported.get(path.split("::").next().unwrap()).cloned());
             if let Some(target) = target
                 && target != module
                 && !target.is_empty()
@@ -190,6 +207,19 @@ fn without_comments(text: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Whether a source defines an item called `name`.
+fn defines(text: &str, name: &str) -> bool {
+    ["struct", "enum", "fn", "type", "const", "static", "trait"]
+        .iter()
+        .any(|keyword| {
+            text.match_indices(&format!("{keyword} {name}"))
+                .any(|(at, found)| {
+                    let after = text[at + found.len()..].chars().next();
+                    !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                })
+        })
 }
 
 fn longest_module(modules: &BTreeSet<String>, path: &str) -> Option<String> {
