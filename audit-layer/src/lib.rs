@@ -120,14 +120,13 @@ pub use capture::layer::AuditLayer;
 pub use proof::checkpoint::{
     Checkpoint, CheckpointDir, CheckpointError, CheckpointSink, Checkpoints, RetentionPolicy,
 };
-pub use proof::forward_seal::{
-    DEFAULT_EPOCH, ForwardSeals, Seal, SealError, SealVerifyingKey, SealingKey,
-};
+pub use proof::forward_seal::{DEFAULT_EPOCH, ForwardSeals};
 pub use proof::note::{NoteError, SignerKey, VerifierKey};
 pub use proof::report::{
     AnchorStatus, CheckedLine, Finding, FindingCode, MAX_LISTED_FINDINGS, Report, SealStatus,
     VerifyError,
 };
+pub use proof::seal::{Seal, SealError, SealVerifyingKey, SealingKey};
 pub use proof::verify::Verifier;
 pub use read::export::ExportFormat;
 pub use read::query::RecordFilter;

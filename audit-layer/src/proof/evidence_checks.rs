@@ -17,8 +17,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::proof::checkpoint::{Checkpoint, CheckpointError};
-use crate::proof::forward_seal::{EpochKeys, Seal};
 use crate::proof::note::{NoteError, VerifierKey};
+use crate::proof::seal::EpochKeys;
+use crate::proof::seal::Seal;
 use crate::record::anchor::Anchor;
 use crate::record::chain::GENESIS;
 use crate::store::safe_open;

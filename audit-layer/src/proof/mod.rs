@@ -13,7 +13,8 @@
 //! - `report`: its [`Report`](crate::Report), findings and their codes;
 //! - `note`: signed notes (C2SP signed-note);
 //! - `checkpoint`: checkpoints, anchors and retention;
-//! - `forward_seal`: forward-secure seals.
+//! - `forward_seal`: [`ForwardSeals`](crate::ForwardSeals), the writer's
+//!   sealing; `seal`: a seal, its keys and its MAC.
 //!
 //! May use: `record` and `store` (to read what was kept).
 
@@ -24,4 +25,5 @@ pub(crate) mod examine;
 pub(crate) mod forward_seal;
 pub(crate) mod note;
 pub(crate) mod report;
+pub(crate) mod seal;
 pub(crate) mod verify;

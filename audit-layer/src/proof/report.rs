@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use std::collections::BTreeMap;
 
-use crate::proof::forward_seal::SealVerifyingKey;
+use crate::proof::seal::SealVerifyingKey;
 use crate::record::chain::Hash;
 
 /// What kind of problem a [`Finding`] is. The codes are stable: scripts may

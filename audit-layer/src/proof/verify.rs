@@ -21,8 +21,8 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use crate::proof::forward_seal::SealVerifyingKey;
 use crate::proof::note::VerifierKey;
+use crate::proof::seal::SealVerifyingKey;
 use crate::record::anchor::Anchor;
 use crate::store::safe_open;
 use crate::store::segment;
