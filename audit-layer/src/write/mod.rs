@@ -8,7 +8,7 @@
 //!
 //! - `writer`: [`AuditWriter`](crate::AuditWriter) and its builder;
 //! - `handle`: [`AuditHandle`](crate::AuditHandle) and [`WriterGuard`](crate::WriterGuard);
-//! - `worker`: the writer thread's stages;
+//! - `encoder`, `worker`: the writer thread's two stages;
 //! - `settings`: durability, failure policy, errors, reports and counters;
 //! - `ack`: the acknowledgement a strict caller waits for;
 //! - `privacy`: redaction and pseudonyms.
@@ -17,6 +17,7 @@
 //! signs checkpoints and seals as it writes).
 
 pub(crate) mod ack;
+pub(crate) mod encoder;
 pub(crate) mod handle;
 pub(crate) mod privacy;
 pub(crate) mod settings;

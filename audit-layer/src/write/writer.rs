@@ -5,13 +5,13 @@
 //! callers hold, `worker` the thread's stages, `settings` the knobs and
 //! reports.
 
+use crate::write::encoder::Encoder;
 use crate::write::handle::AuditHandle;
 use crate::write::handle::Shared;
 use crate::write::handle::WriterGuard;
 use crate::write::settings::Durability;
 use crate::write::settings::FailurePolicy;
 use crate::write::worker::DEFAULT_MAX_COMMIT_HOLD;
-use crate::write::worker::Encoder;
 use crate::write::worker::Worker;
 use std::io;
 use std::sync::Arc;
