@@ -92,7 +92,7 @@ pub(crate) enum Link {
 }
 
 impl Link {
-    pub(crate) fn accepts(&self, prev: Hash) -> bool {
+    fn accepts(&self, prev: Hash) -> bool {
         match *self {
             Link::To(hash) => prev == hash,
             Link::Either(a, b) => prev == a || prev == b,
@@ -104,7 +104,7 @@ impl Link {
     }
 
     /// The hash the next record should name, as the record before it carries.
-    pub(crate) fn expected(&self) -> Option<Hash> {
+    fn expected(&self) -> Option<Hash> {
         match *self {
             Link::To(hash) | Link::Either(hash, _) => Some(hash),
             Link::AfterUnreadable { before, .. } => before,
@@ -116,9 +116,9 @@ impl Link {
 /// A run of seqs skipped so far: missing unless later records fill it.
 #[derive(Debug, Clone)]
 pub(crate) struct Gap {
-    pub(crate) end: u64,
-    pub(crate) segment: Option<PathBuf>,
-    pub(crate) offset: u64,
+    end: u64,
+    segment: Option<PathBuf>,
+    offset: u64,
 }
 
 /// Hashes of the latest records, to tell an identical duplicate from a
@@ -136,28 +136,28 @@ pub(crate) struct ChainCheck<'v> {
     /// the log may start anywhere.
     pub(crate) expected: Option<u64>,
     pub(crate) link: Link,
-    pub(crate) unreadable_since_record: u64,
+    unreadable_since_record: u64,
     /// Open gaps by first missing seq.
-    pub(crate) gaps: BTreeMap<u64, Gap>,
-    pub(crate) recent: Vec<Option<(u64, Hash)>>,
+    gaps: BTreeMap<u64, Gap>,
+    recent: Vec<Option<(u64, Hash)>>,
     pub(crate) findings: Vec<Finding>,
     pub(crate) finding_counts: BTreeMap<FindingCode, u64>,
     pub(crate) findings_unlisted: u64,
     /// Findings so far, listed or not: tells whether a line raised one.
     pub(crate) raised: u64,
     pub(crate) last_raised: Option<FindingCode>,
-    pub(crate) records: u64,
+    records: u64,
     pub(crate) first_seq: Option<u64>,
     pub(crate) last_seq: Option<u64>,
-    pub(crate) head: Option<Hash>,
-    pub(crate) bytes: u64,
+    head: Option<Hash>,
+    bytes: u64,
     pub(crate) segments: usize,
     /// The first seq the current segment's name announces, until its first
     /// record has been compared with it.
     pub(crate) segment_first: Option<u64>,
-    pub(crate) live: bool,
-    pub(crate) in_flight_bytes: u64,
-    pub(crate) threads: usize,
+    live: bool,
+    in_flight_bytes: u64,
+    threads: usize,
     /// The hash accepted at each seq a checkpoint vouches for.
     pub(crate) watched: BTreeMap<u64, Option<Hash>>,
     pub(crate) anchor: Option<Anchor>,
@@ -169,7 +169,7 @@ pub(crate) struct ChainCheck<'v> {
     pub(crate) checkpoints_compared: usize,
     pub(crate) anchored_through: Option<u64>,
     pub(crate) seal_status: Option<SealStatus>,
-    pub(crate) visitor: Option<Visitor<'v>>,
+    visitor: Option<Visitor<'v>>,
     pub(crate) output_error: Option<io::Error>,
 }
 
@@ -222,7 +222,7 @@ impl<'v> ChainCheck<'v> {
     }
 
     /// Hands a checked line to the visitor, if there is one.
-    pub(crate) fn visit(
+    fn visit(
         &mut self,
         line: &[u8],
         seq: Option<u64>,
@@ -247,13 +247,7 @@ impl<'v> ChainCheck<'v> {
         }
     }
 
-    pub(crate) fn accept(
-        &mut self,
-        examined: Examined,
-        line: &[u8],
-        offset: u64,
-        segment: Option<&Path>,
-    ) {
+    fn accept(&mut self, examined: Examined, line: &[u8], offset: u64, segment: Option<&Path>) {
         let raised_before = self.raised;
         let (version, seq, prev, stored_hash, computed, invalid) = match examined {
             Examined::Record {
@@ -370,7 +364,7 @@ impl<'v> ChainCheck<'v> {
     }
 
     /// Records the seqs `start..end` as absent, until a later record fills them.
-    pub(crate) fn open_gap(&mut self, start: u64, end: u64, segment: Option<&Path>, offset: u64) {
+    fn open_gap(&mut self, start: u64, end: u64, segment: Option<&Path>, offset: u64) {
         self.gaps.insert(
             start,
             Gap {
@@ -386,7 +380,7 @@ impl<'v> ChainCheck<'v> {
         }
     }
 
-    pub(crate) fn report_missing(&mut self, start: u64, gap: Gap) {
+    fn report_missing(&mut self, start: u64, gap: Gap) {
         let count = gap.end - start;
         let mut message = if count == 1 {
             format!("seq {start} is missing")
@@ -410,7 +404,7 @@ impl<'v> ChainCheck<'v> {
 
     /// A line that does not frame: the next record must link to what came
     /// before it, or to the hash it still carries.
-    pub(crate) fn unreadable(&mut self, carried: Option<Hash>) {
+    fn unreadable(&mut self, carried: Option<Hash>) {
         self.unreadable_since_record += 1;
         let before = match self.link {
             Link::AfterUnreadable { before, .. } => before,
@@ -424,13 +418,7 @@ impl<'v> ChainCheck<'v> {
 
     /// A record whose seq is below the one expected next: it fills a gap
     /// (`out-of-order`), or its seq was seen already (`duplicate`).
-    pub(crate) fn earlier_seq(
-        &mut self,
-        seq: u64,
-        hash: Hash,
-        segment: Option<&Path>,
-        offset: u64,
-    ) {
+    fn earlier_seq(&mut self, seq: u64, hash: Hash, segment: Option<&Path>, offset: u64) {
         let containing = self
             .gaps
             .range(..=seq)

@@ -221,7 +221,7 @@ impl<'v> ChainCheck<'v> {
     }
 
     /// The log's head when it had `size` records, as this walk saw it.
-    pub(crate) fn head_at(&self, size: u64, anchor: Option<&Anchor>) -> HeadAt {
+    fn head_at(&self, size: u64, anchor: Option<&Anchor>) -> HeadAt {
         match (size.checked_sub(1), anchor) {
             (None, _) => HeadAt::Known(Some(GENESIS)),
             (Some(_), Some(anchor)) if size < anchor.first_seq => HeadAt::Deleted,

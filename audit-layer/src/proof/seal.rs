@@ -61,12 +61,12 @@ pub(crate) fn unix_secs(time: SystemTime) -> Result<u64, SealError> {
 /// The epochs of a key pair: when epoch 0 starts and how long each lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Epochs {
-    pub(crate) start: u64,
-    pub(crate) seconds: u64,
+    start: u64,
+    seconds: u64,
 }
 
 impl Epochs {
-    pub(crate) fn end_of(&self, epoch: u64) -> SystemTime {
+    fn end_of(&self, epoch: u64) -> SystemTime {
         let secs = epoch
             .saturating_add(1)
             .saturating_mul(self.seconds)
@@ -74,7 +74,7 @@ impl Epochs {
         UNIX_EPOCH + Duration::from_secs(secs)
     }
 
-    pub(crate) fn write(&self, out: &mut String) {
+    fn write(&self, out: &mut String) {
         out.push_str(&format!(
             "start {}\nepoch-seconds {}\n",
             self.start, self.seconds
@@ -144,9 +144,9 @@ pub(crate) fn key_bytes(value: &str, what: &'static str) -> Result<Key, SealErro
 /// # Ok::<(), audit_layer::SealError>(())
 /// ```
 pub struct SealingKey {
-    pub(crate) epochs: Epochs,
+    epochs: Epochs,
     pub(crate) epoch: u64,
-    pub(crate) key: Key,
+    key: Key,
 }
 
 impl std::fmt::Debug for SealingKey {
@@ -343,8 +343,8 @@ impl std::str::FromStr for SealingKey {
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct SealVerifyingKey {
-    pub(crate) epochs: Epochs,
-    pub(crate) key0: Key,
+    epochs: Epochs,
+    key0: Key,
 }
 
 impl std::fmt::Debug for SealVerifyingKey {
@@ -439,9 +439,9 @@ impl std::str::FromStr for SealVerifyingKey {
 /// Walks the key sequence forward from the initial key, so that checking
 /// seals in epoch order costs one hash per epoch in all.
 pub(crate) struct EpochKeys<'k> {
-    pub(crate) verifying: &'k SealVerifyingKey,
-    pub(crate) epoch: u64,
-    pub(crate) key: Key,
+    verifying: &'k SealVerifyingKey,
+    epoch: u64,
+    key: Key,
 }
 
 impl<'k> EpochKeys<'k> {

@@ -50,12 +50,12 @@ pub(crate) type Progress<'a> = Box<dyn FnMut(u64, u64) + 'a>;
 /// ```
 #[derive(Default)]
 pub struct Verifier<'a> {
-    pub(crate) progress: Option<Progress<'a>>,
-    pub(crate) threads: Option<usize>,
-    pub(crate) keys: Vec<VerifierKey>,
-    pub(crate) checkpoints: Vec<(PathBuf, String)>,
-    pub(crate) checkpoints_expected: bool,
-    pub(crate) seals: Option<SealsToCheck>,
+    progress: Option<Progress<'a>>,
+    threads: Option<usize>,
+    keys: Vec<VerifierKey>,
+    checkpoints: Vec<(PathBuf, String)>,
+    checkpoints_expected: bool,
+    seals: Option<SealsToCheck>,
 }
 
 /// A seals file gains one short line an epoch: 2^26 bytes is centuries of them.
@@ -273,7 +273,7 @@ impl<'a> Verifier<'a> {
         self
     }
 
-    pub(crate) fn thread_count(&self) -> usize {
+    fn thread_count(&self) -> usize {
         self.threads.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         })
@@ -385,11 +385,7 @@ impl<'a> Verifier<'a> {
         self.walk(path.as_ref(), Some(&mut each))
     }
 
-    pub(crate) fn walk(
-        mut self,
-        path: &Path,
-        visitor: Option<Visitor<'_>>,
-    ) -> Result<Report, VerifyError> {
+    fn walk(mut self, path: &Path, visitor: Option<Visitor<'_>>) -> Result<Report, VerifyError> {
         let io_error = |source| VerifyError::Io {
             path: path.to_owned(),
             source,
@@ -526,11 +522,7 @@ impl<'a> Verifier<'a> {
 
     /// Compares the walked log with what is kept outside it: checkpoints
     /// and seals.
-    pub(crate) fn compare_outside_state(
-        &self,
-        check: &mut ChainCheck<'_>,
-        anchor: Option<&Anchor>,
-    ) {
+    fn compare_outside_state(&self, check: &mut ChainCheck<'_>, anchor: Option<&Anchor>) {
         check.compare_checkpoints(&self.checkpoints, &self.keys, anchor);
         if check.checkpoints_compared == 0
             && (self.checkpoints_expected || !self.checkpoints.is_empty())
@@ -552,7 +544,7 @@ impl<'a> Verifier<'a> {
 
     /// Checks the complete lines of one segment; returns the bytes after its last newline.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn read_segment(
+    fn read_segment(
         &mut self,
         check: &mut ChainCheck<'_>,
         path: &Path,

@@ -49,7 +49,7 @@ impl Bodies {
     }
 
     /// Like [`push`](Bodies::push), with `changes` already worked out.
-    pub(crate) fn push_with_changes(
+    fn push_with_changes(
         &mut self,
         event: &AuditEvent,
         ack: Option<AckSender>,
@@ -60,13 +60,13 @@ impl Bodies {
         self.pushed(ack);
     }
 
-    pub(crate) fn pushed(&mut self, ack: Option<AckSender>) {
+    fn pushed(&mut self, ack: Option<AckSender>) {
         self.ends.push(self.bytes.len());
         self.waiting += usize::from(ack.is_some());
         self.acks.push(ack);
     }
 
-    pub(crate) fn take(&mut self, message: Message, defaults: &RecordDefaults) {
+    fn take(&mut self, message: Message, defaults: &RecordDefaults) {
         match message {
             // The event is freed here, on the encoder's thread.
             Message::Record { event, ack } => self.push(&event, ack, defaults),
@@ -193,7 +193,7 @@ impl Encoder {
 
     /// Adds a message to the batch being gathered, hiding what the privacy
     /// policy names first: before the record is encoded, so before it is hashed.
-    pub(crate) fn accept(&self, pending: &mut Bodies, message: Message) {
+    fn accept(&self, pending: &mut Bodies, message: Message) {
         match (&self.privacy, message) {
             (Some(privacy), Message::Record { mut event, ack }) => {
                 // The policy parses before and after to hide what it names;
@@ -212,7 +212,7 @@ impl Encoder {
     /// The longest a batch is held for strict callers on their way back:
     /// the last sync's duration, so a held record waits at most one sync
     /// more, and never over [`WriterBuilder::max_commit_hold`].
-    pub(crate) fn hold_limit(&self) -> Duration {
+    fn hold_limit(&self) -> Duration {
         Duration::from_nanos(self.shared.last_sync_nanos.load(Ordering::Relaxed))
             .min(self.max_commit_hold)
     }

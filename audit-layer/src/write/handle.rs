@@ -28,13 +28,13 @@ pub(crate) enum Message {
 }
 
 pub(crate) struct Shared {
-    pub(crate) submitted: AtomicU64,
+    submitted: AtomicU64,
     pub(crate) written: AtomicU64,
     pub(crate) failed: AtomicU64,
-    pub(crate) rejected: AtomicU64,
-    pub(crate) write_errors: AtomicU64,
-    pub(crate) missing_actor: AtomicU64,
-    pub(crate) unaudited_calls: AtomicU64,
+    rejected: AtomicU64,
+    write_errors: AtomicU64,
+    missing_actor: AtomicU64,
+    unaudited_calls: AtomicU64,
     pub(crate) checkpoints: AtomicU64,
     pub(crate) checkpoint_errors: AtomicU64,
     pub(crate) seals: AtomicU64,
@@ -46,7 +46,7 @@ pub(crate) struct Shared {
     /// How long the last sync took, in nanoseconds: how long the encoder may
     /// hold a batch for strict callers that are on their way back.
     pub(crate) last_sync_nanos: AtomicU64,
-    pub(crate) last_error: Mutex<Option<String>>,
+    last_error: Mutex<Option<String>>,
     pub(crate) finished: Mutex<Option<Finished>>,
     pub(crate) finished_signal: Condvar,
 }
@@ -114,14 +114,14 @@ impl std::fmt::Debug for AuditHandle {
 
 impl AuditHandle {
     #[allow(clippy::result_large_err)]
-    pub(crate) fn send(&self, message: Message) -> Result<(), Message> {
+    fn send(&self, message: Message) -> Result<(), Message> {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(message);
         }
         self.sender.send(message).map_err(|error| error.0)
     }
 
-    pub(crate) fn refused(&self, message: Message) -> SubmitError {
+    fn refused(&self, message: Message) -> SubmitError {
         self.shared.rejected.fetch_add(1, Ordering::Relaxed);
         match message {
             Message::Record { event, .. } => SubmitError {

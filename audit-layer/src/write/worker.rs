@@ -28,10 +28,10 @@ use crate::{FailureKind, Outcome};
 
 /// What went wrong with the sink since the last successful write.
 pub(crate) struct Trouble {
-    pub(crate) since: Timestamp,
-    pub(crate) error: String,
-    pub(crate) attempts: u64,
-    pub(crate) lost: u64,
+    since: Timestamp,
+    error: String,
+    attempts: u64,
+    lost: u64,
 }
 
 /// The default of [`WriterBuilder::max_commit_hold`].
@@ -133,7 +133,7 @@ impl<S: Sink> Worker<S> {
 
     /// The next batch from the encoder; `None` when a timer (interval sync,
     /// checkpoint) woke the worker first.
-    pub(crate) fn next_batch(&mut self) -> Option<Bodies> {
+    fn next_batch(&mut self) -> Option<Bodies> {
         let received = match self.next_deadline() {
             Some(deadline) => match self.receiver.recv_deadline(deadline) {
                 Err(RecvTimeoutError::Timeout) => {
@@ -160,7 +160,7 @@ impl<S: Sink> Worker<S> {
 
     /// When the worker must wake up even if nothing arrives: an interval
     /// sync, or a checkpoint due by time.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+    fn next_deadline(&self) -> Option<Instant> {
         let sync = match self.durability {
             Durability::Interval(interval) if self.unsynced => Some(self.last_sync + interval),
             _ => None,
@@ -179,7 +179,7 @@ impl<S: Sink> Worker<S> {
     }
 
     /// Seals every epoch that has ended, with the durable head.
-    pub(crate) fn seal_if_due(&mut self) {
+    fn seal_if_due(&mut self) {
         let Some(seals) = &self.forward_seals else {
             return;
         };
@@ -203,7 +203,7 @@ impl<S: Sink> Worker<S> {
 
     /// Signs and publishes a checkpoint of the synced head when one is due
     /// (or `finally`, at shutdown), then applies the retention policy.
-    pub(crate) fn checkpoint_if_due(&mut self, finally: bool) {
+    fn checkpoint_if_due(&mut self, finally: bool) {
         let Some(checkpoints) = &self.checkpoints else {
             return;
         };
@@ -253,7 +253,7 @@ impl<S: Sink> Worker<S> {
     }
 
     /// Deletes the oldest sealed segments the policy no longer keeps.
-    pub(crate) fn apply_retention(&mut self) -> io::Result<()> {
+    fn apply_retention(&mut self) -> io::Result<()> {
         let (Some(policy), Some(checkpoints)) = (self.retention, &mut self.checkpoints) else {
             return Ok(());
         };
@@ -309,7 +309,7 @@ impl<S: Sink> Worker<S> {
         Ok(())
     }
 
-    pub(crate) fn sync_now(&mut self) -> Option<WriteError> {
+    fn sync_now(&mut self) -> Option<WriteError> {
         let started = Instant::now();
         let synced = self.sink.sync();
         let finished = Instant::now();
@@ -332,7 +332,7 @@ impl<S: Sink> Worker<S> {
 
     /// Chains the bodies after the current head (after an outage note if the
     /// sink had been failing, and any retention notes) into the batch buffer.
-    pub(crate) fn encode(&mut self, batch: &Bodies) -> (ChainHead, usize) {
+    fn encode(&mut self, batch: &Bodies) -> (ChainHead, usize) {
         self.buf.clear();
         self.records.clear();
         let mut head = self.head;
@@ -353,7 +353,7 @@ impl<S: Sink> Worker<S> {
         (head, notes.len())
     }
 
-    pub(crate) fn chain_one(&mut self, body: &[u8], head: ChainHead) -> ChainHead {
+    fn chain_one(&mut self, body: &[u8], head: ChainHead) -> ChainHead {
         let hash = seal_line(&mut self.buf, head.next_seq, head.prev, body);
         self.records.push(BatchRecord {
             seq: head.next_seq,
@@ -366,7 +366,7 @@ impl<S: Sink> Worker<S> {
         }
     }
 
-    pub(crate) fn commit(&mut self, mut batch: Bodies) -> Committed {
+    fn commit(&mut self, mut batch: Bodies) -> Committed {
         let wants_sync = batch.wants_sync();
         let mut backoff = Duration::from_millis(10);
         let outcome = loop {
@@ -462,12 +462,12 @@ impl<S: Sink> Worker<S> {
         Committed::Written
     }
 
-    pub(crate) fn interval_due(&self) -> bool {
+    fn interval_due(&self) -> bool {
         matches!(self.durability, Durability::Interval(interval) if self.last_sync.elapsed() >= interval)
     }
 
     /// After a failed append, learns from the sink where its chain really ends.
-    pub(crate) fn resync_head(&mut self) {
+    fn resync_head(&mut self) {
         match self.sink.recover() {
             Ok(Recovery { head, .. }) => self.head = head,
             Err(error) => self.shared.note_error(&error),
