@@ -29,7 +29,7 @@ pub(crate) fn examine(line: &[u8]) -> Examined {
             let computed = view.computed_hash();
             let invalid = (computed == view.stored_hash
                 && view.version == u64::from(FORMAT_VERSION))
-            .then(|| crate::AuditRecord::from_line(line).err())
+            .then(|| crate::record::line::line_error(line))
             .flatten()
             .map(|error| error.to_string());
             Examined::Record {

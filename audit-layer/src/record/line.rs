@@ -115,6 +115,13 @@ pub(crate) fn is_valid_line(line: &[u8]) -> bool {
     parse_line(line).is_ok()
 }
 
+/// Why `line` is not a valid record, if it is not: the check of
+/// [`AuditRecord::from_line`] without building the record, for the verifier,
+/// which needs the verdict on every line and the record of none.
+pub(crate) fn line_error(line: &[u8]) -> Option<RecordParseError> {
+    parse_line(line).err()
+}
+
 /// Why a valid record is not valid, in the words of FORMAT.md section 2.
 fn invalid(why: &'static str) -> RecordParseError {
     RecordParseError(<serde_json::Error as serde::de::Error>::custom(why))
