@@ -32,8 +32,8 @@ use syn::{Block, Expr, ExprAsync, ItemFn, Pat, ReturnType, Type};
 
 use crate::attr::{Action, AuditedArgs, Sigil, Value};
 use crate::shape::{
-    Exit, FutureType, Shape, binds_self, erase_impl_trait, future_output, shape_of,
-    split_rebinding, ungroup,
+    Exit, FutureType, Shape, binds_self, erase_impl_trait, future_output, returns_into_response,
+    shape_of, split_rebinding, ungroup,
 };
 
 /// The generated locals.
@@ -256,20 +256,6 @@ pub(crate) fn expand(args: &AuditedArgs, function: &ItemFn) -> syn::Result<Token
         });
     });
     Ok(output)
-}
-
-/// `-> impl IntoResponse`: axum's handlers.
-fn returns_into_response(output: &ReturnType) -> bool {
-    let ReturnType::Type(_, ty) = output else {
-        return false;
-    };
-    let Type::ImplTrait(impl_trait) = ty.as_ref() else {
-        return false;
-    };
-    impl_trait.bounds.iter().any(|bound| {
-        matches!(bound, syn::TypeParamBound::Trait(bound)
-            if bound.path.segments.last().is_some_and(|segment| segment.ident == "IntoResponse"))
-    })
 }
 
 /// The declared return type, `impl Trait` erased, for a `let`.

@@ -150,11 +150,29 @@ fn last_segment_is(path: &syn::Path, name: &str) -> bool {
         .is_some_and(|segment| segment.ident == name)
 }
 
-fn names_future(bounds: &syn::punctuated::Punctuated<TypeParamBound, syn::Token![+]>) -> bool {
+/// Whether one of `bounds` is the trait `name` (by its last path segment).
+fn names_trait(
+    bounds: &syn::punctuated::Punctuated<TypeParamBound, syn::Token![+]>,
+    name: &str,
+) -> bool {
     bounds.iter().any(|bound| match bound {
-        TypeParamBound::Trait(bound) => last_segment_is(&bound.path, "Future"),
+        TypeParamBound::Trait(bound) => last_segment_is(&bound.path, name),
         _ => false,
     })
+}
+
+fn names_future(bounds: &syn::punctuated::Punctuated<TypeParamBound, syn::Token![+]>) -> bool {
+    names_trait(bounds, "Future")
+}
+
+/// `-> impl IntoResponse`: axum's handlers.
+pub(crate) fn returns_into_response(output: &ReturnType) -> bool {
+    match output {
+        ReturnType::Type(_, ty) => {
+            matches!(ungroup_type(ty), Type::ImplTrait(impl_trait) if names_trait(&impl_trait.bounds, "IntoResponse"))
+        }
+        ReturnType::Default => false,
+    }
 }
 
 /// The returned future's type, if the declared return type names one.
@@ -164,10 +182,7 @@ fn future_type(output: &ReturnType) -> Option<FutureType> {
     };
     match ungroup_type(ty) {
         Type::ImplTrait(impl_trait) if names_future(&impl_trait.bounds) => {
-            let unpin = impl_trait.bounds.iter().any(|bound| match bound {
-                TypeParamBound::Trait(bound) => last_segment_is(&bound.path, "Unpin"),
-                _ => false,
-            });
+            let unpin = names_trait(&impl_trait.bounds, "Unpin");
             Some(FutureType::Opaque { unpin })
         }
         Type::Path(path) => {
