@@ -141,10 +141,7 @@ impl Call {
     #[inline(always)]
     pub fn run<R>(&self, body: impl FnOnce() -> R) -> R {
         let _entered = self.span.enter();
-        let own = OwnCode::new(&self.own_panic);
-        let ret = body();
-        own.done();
-        ret
+        self.own(body)
     }
 
     /// The body of an async call: polled in the call's span, a panic in it
@@ -202,10 +199,7 @@ impl Call {
         if self.active {
             // Evaluated and serialised outside the layer's lock: user code may
             // itself use tracing or the in-body API.
-            let own = OwnCode::new(&self.own_panic);
-            let json = to_json(&state());
-            own.done();
-            let mut json = Some(json);
+            let mut json = Some(self.own(|| to_json(&state())));
             self.update(&mut |call| call.before = json.take());
         }
     }
@@ -213,13 +207,19 @@ impl Call {
     /// Records a `before` state already evaluated (an awaited `before`).
     #[inline]
     pub fn before_value<T: Serialize>(&self, state: Option<T>) {
-        if let (true, Some(state)) = (self.active, state) {
-            let own = OwnCode::new(&self.own_panic);
-            let json = to_json(&state);
-            own.done();
-            let mut json = Some(json);
-            self.update(&mut |call| call.before = json.take());
+        if let Some(state) = state {
+            self.before(|| state);
         }
+    }
+
+    /// Runs code of the call's own (user code it calls into) so that a
+    /// panic in it is recorded as the call's.
+    #[inline(always)]
+    fn own<R>(&self, code: impl FnOnce() -> R) -> R {
+        let own = OwnCode::new(&self.own_panic);
+        let ret = code();
+        own.done();
+        ret
     }
 
     fn update(&self, update: &mut dyn FnMut(&mut crate::capture::hook::CallState)) {
@@ -233,15 +233,7 @@ impl Call {
     /// Finishes the call with the outcome `outcome` works out (run only when active).
     #[inline]
     pub fn finish(&mut self, outcome: impl FnOnce() -> Outcome) -> Completion {
-        if !self.active {
-            self.finished = true;
-            return Completion::Done;
-        }
-        let own = OwnCode::new(&self.own_panic);
-        let outcome = outcome();
-        own.done();
-        self.finished = true;
-        self.complete(outcome, None)
+        self.finish_own(|| (outcome(), None))
     }
 
     /// Like [`finish`](Call::finish), with an `after` state already
@@ -252,16 +244,10 @@ impl Call {
         outcome: impl FnOnce() -> Outcome,
         after: Option<T>,
     ) -> Completion {
-        if !self.active {
-            self.finished = true;
-            return Completion::Done;
-        }
-        let own = OwnCode::new(&self.own_panic);
-        let after = after.map(|state| to_json(&state));
-        let outcome = outcome();
-        own.done();
-        self.finished = true;
-        self.complete(outcome, after)
+        self.finish_own(|| {
+            let after = after.map(|state| to_json(&state));
+            (outcome(), after)
+        })
     }
 
     /// Like [`finish`](Call::finish), with `after` computed from the return value.
@@ -274,18 +260,27 @@ impl Call {
         // of the return value (`|ret| ret.as_ref().ok()`).
         after: impl FnOnce(&'r R) -> T,
     ) -> Completion {
+        self.finish_own(|| {
+            let after = to_json(&after(ret));
+            (outcome(), Some(after))
+        })
+    }
+
+    /// Works out the outcome and `after` (only when active) and hands the
+    /// record over. A panic in them leaves the call unfinished: dropping it
+    /// records the panic.
+    #[inline]
+    fn finish_own(
+        &mut self,
+        work: impl FnOnce() -> (Outcome, Option<Box<serde_json::value::RawValue>>),
+    ) -> Completion {
         if !self.active {
             self.finished = true;
             return Completion::Done;
         }
-        // A panic in `after` or in the outcome leaves the call unfinished:
-        // dropping it records the panic.
-        let own = OwnCode::new(&self.own_panic);
-        let after = to_json(&after(ret));
-        let outcome = outcome();
-        own.done();
+        let (outcome, after) = self.own(work);
         self.finished = true;
-        self.complete(outcome, Some(after))
+        self.complete(outcome, after)
     }
 
     fn complete(
