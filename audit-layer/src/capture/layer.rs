@@ -363,18 +363,26 @@ fn method_action(owner: &str, site: &Site) -> String {
 }
 
 fn inherit(event: &mut AuditEvent, actor: Option<&str>, entries: &[(Cow<'static, str>, Text)]) {
-    if event.actor.is_none() {
-        event.actor = actor.map(Text::from);
+    fill_missing(&mut event.actor, &mut event.context, actor, entries);
+}
+
+/// Fills an actor and sorted context entries that are still missing; what
+/// is already there stays.
+fn fill_missing(
+    actor_slot: &mut Option<Text>,
+    context: &mut Vec<(Cow<'static, str>, Text)>,
+    actor: Option<&str>,
+    entries: &[(Cow<'static, str>, Text)],
+) {
+    if actor_slot.is_none() {
+        *actor_slot = actor.map(Text::from);
     }
     for (index, (key, value)) in entries.iter().enumerate() {
-        if let Err(at) = event
-            .context
-            .binary_search_by(|(k, _)| compare_keys(k, key))
-        {
+        if let Err(at) = context.binary_search_by(|(k, _)| compare_keys(k, key)) {
             // Room for every entry still to come: at most one reallocation
             // per span, none when nothing is new.
-            event.context.reserve(entries.len() - index);
-            event.context.insert(at, (key.clone(), value.clone()));
+            context.reserve(entries.len() - index);
+            context.insert(at, (key.clone(), value.clone()));
         }
     }
 }
@@ -486,14 +494,12 @@ where
             && let Some(call) = parent.extensions_mut().get_mut::<CallState>()
             && !call.completed
         {
-            if call.actor.is_none() {
-                call.actor.clone_from(&fields.actor);
-            }
-            for (key, value) in &fields.entries {
-                if !call.context.iter().any(|(k, _)| k == key) {
-                    set_context(&mut call.context, key.clone(), value.clone());
-                }
-            }
+            fill_missing(
+                &mut call.actor,
+                &mut call.context,
+                fields.actor.as_deref(),
+                &fields.entries,
+            );
         }
         span.extensions_mut().insert(fields);
     }
