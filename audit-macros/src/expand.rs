@@ -547,18 +547,15 @@ fn prologue(
             }
         }
     });
+    // A `before` that awaits is evaluated in the future; in an
+    // `#[async_trait]` method, after its arguments are rebound.
     let before = match &args.before {
-        Some(expr) if find_await(expr).is_none() => Some(quote_spanned! {expr.span()=>
+        Some(expr) if find_await(expr).is_none() => quote_spanned! {expr.span()=>
             #[allow(clippy::redundant_closure)]
             #call.before(|| #expr);
-        }),
-        _ => None,
-    };
-    let before = if matches!(shape, Shape::AsyncTrait(_)) {
-        // Runs when the method is called, where `self` is still `self`.
-        before
-    } else {
-        before.or_else(|| Some(awaited_before(args, names)))
+        },
+        _ if matches!(shape, Shape::AsyncTrait(_)) => quote!(),
+        _ => awaited_before(args, names),
     };
     let new_call = if shape.in_future() {
         quote!(#krate::__private::Call::disabled_in_future())
@@ -765,9 +762,10 @@ fn capture_mode(output: &ReturnType) -> TokenStream {
 /// body would otherwise be a block around a single expression, which rustc
 /// reports as `unused_braces` in the user's code.
 fn with_fake_return(block: &Block, output: &ReturnType, names: &Names) -> TokenStream {
-    let (return_type, span) = match output {
-        ReturnType::Type(_, ty) => (erase_impl_trait(ty), ty.span()),
-        ReturnType::Default => (syn::parse_quote!(()), Span::call_site()),
+    let return_type = declared_type(output);
+    let span = match output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => Span::call_site(),
     };
     let fake = &names.fake_return;
     let fake_return = quote_spanned! {span=>
