@@ -33,6 +33,12 @@ enum Command {
     Checkpoint(commands::checkpoint::Args),
     /// The pseudonyms of values, to look a person up in a pseudonymised log.
     Pseudonym(commands::pseudonym::Args),
+    /// The PostgreSQL store: install it (`db init`), retire old records (`db retire`).
+    Db(commands::db::Args),
+    /// Copy a live file log into the PostgreSQL store, verifying as it goes.
+    Ship(commands::ship::Args),
+    /// The streams of the PostgreSQL store: size, head, times, checkpoint, verdict.
+    Streams(commands::streams::Args),
 }
 
 /// Exit status for a log that is intact.
@@ -70,6 +76,9 @@ fn main() -> ExitCode {
         Command::Keygen(args) => commands::keygen::run(&args),
         Command::Checkpoint(args) => commands::checkpoint::run(&args),
         Command::Pseudonym(args) => commands::pseudonym::run(&args),
+        Command::Db(args) => commands::db::run(&args),
+        Command::Ship(args) => commands::ship::run(&args),
+        Command::Streams(args) => commands::streams::run(&args),
     };
     match result {
         Ok(true) => ExitCode::from(INTACT),

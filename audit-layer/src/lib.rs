@@ -130,6 +130,8 @@ pub use proof::seal::{Seal, SealError, SealVerifyingKey, SealingKey};
 pub use proof::verify::Verifier;
 pub use read::export::ExportFormat;
 pub use read::query::RecordFilter;
+#[cfg(feature = "postgres")]
+pub use read::stored::{StoredRecord, select_stored};
 pub use read::timeline::{Timeline, TimelineWriter};
 pub use read::{LogReader, ReadError};
 pub use record::anchor::Anchor;
@@ -139,6 +141,11 @@ pub use record::time::{Timestamp, TimestampError};
 pub use record::{
     AuditEvent, AuditEventBuilder, AuditRecord, CodeLocation, FailureKind, Outcome, RecordKind,
     RecordParseError,
+};
+#[cfg(feature = "postgres")]
+pub use store::postgres::{
+    PgError, PgSink, PgStore, ShipError, ShipOptions, ShipProgress, Shipper, StreamSummary,
+    default_stream_name,
 };
 pub use store::sink::{FileSink, MemoryLog, MemorySink};
 pub use write::ack::{Ack, WriteError};

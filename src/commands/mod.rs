@@ -3,11 +3,14 @@
 //! could not do its job.
 
 pub(crate) mod checkpoint;
+pub(crate) mod db;
 pub(crate) mod export;
 pub(crate) mod keygen;
 pub(crate) mod pseudonym;
 mod selection;
+pub(crate) mod ship;
 pub(crate) mod show;
+pub(crate) mod streams;
 mod table;
 pub(crate) mod timeline;
 pub(crate) mod verify;

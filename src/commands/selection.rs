@@ -41,11 +41,37 @@ impl LogArgs {
     }
 }
 
+/// The PostgreSQL store, instead of a log directory.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DbArgs {
+    /// Read the PostgreSQL store at this URL (postgresql://USER@HOST:PORT/DB)
+    /// instead of a log directory; the reader role is enough.
+    #[arg(long, env = "AUDIT_DB", value_name = "URL")]
+    pub(crate) db: Option<String>,
+    /// With --db: only this stream (by default every stream).
+    #[arg(long, requires = "db", value_name = "NAME")]
+    pub(crate) stream: Option<String>,
+}
+
+impl DbArgs {
+    /// The store, when --db was given.
+    pub(crate) fn connect(
+        &self,
+    ) -> Result<Option<audit_layer::PgStore>, Box<dyn std::error::Error>> {
+        match &self.db {
+            Some(url) => Ok(Some(audit_layer::PgStore::connect(url)?)),
+            None => Ok(None),
+        }
+    }
+}
+
 /// How a query reads the log.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ReadArgs {
     #[command(flatten)]
     pub(crate) log: LogArgs,
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
     /// Skip checking the chain; records are then shown as not verified.
     #[arg(long)]
     no_verify: bool,
@@ -189,6 +215,8 @@ pub(crate) struct Selected {
 
 /// What the walk said about the log, and the lines it could not read.
 pub(crate) struct LogCheck {
+    /// Records read from the store, each checked on its own.
+    pub(crate) from_store: bool,
     pub(crate) verification: Option<Report>,
     pub(crate) unreadable: u64,
     pub(crate) unverified_selected: u64,
@@ -209,11 +237,23 @@ impl LogCheck {
     /// Whether the records come from a log that checks out.
     pub(crate) fn trustworthy(&self) -> bool {
         // --no-verify asked for no verdict; the output says none was made.
-        self.unreadable == 0 && self.verification.as_ref().is_none_or(Report::is_intact)
+        self.unreadable == 0
+            && !(self.from_store && self.unverified_selected > 0)
+            && self.verification.as_ref().is_none_or(Report::is_intact)
     }
 
     /// One line saying whether to trust what was shown.
     pub(crate) fn verdict(&self) -> String {
+        if self.from_store {
+            return if self.unverified_selected == 0 {
+                "each record shown checked out on its own (hash, columns, link to the record before); `audit verify --db` checks whole streams".into()
+            } else {
+                format!(
+                    "WARNING: {} of the records shown failed their checks and are marked UNVERIFIED; run `audit verify --db`",
+                    self.unverified_selected
+                )
+            };
+        }
         match &self.verification {
             None => "log not verified (--no-verify): no record shown is vouched for".into(),
             Some(report) if report.is_intact() => "log verified: intact".into(),
@@ -284,6 +324,26 @@ pub(crate) fn for_each_selected(
     raw: (Option<&str>, Option<&str>),
     mut each: impl FnMut(Selected) -> std::io::Result<()>,
 ) -> Result<LogCheck, Box<dyn std::error::Error>> {
+    if let Some(mut store) = args.db.connect()? {
+        let mut unverified_selected = 0u64;
+        audit_layer::select_stored(&mut store, args.db.stream.as_deref(), filter, |stored| {
+            let problem = stored.problem.map(|code| code.as_str().to_owned());
+            if problem.is_some() {
+                unverified_selected += 1;
+            }
+            each(Selected {
+                record: stored.record,
+                problem,
+            })
+        })?;
+        return Ok(LogCheck {
+            from_store: true,
+            verification: None,
+            unreadable: 0,
+            unverified_selected,
+            log: PathBuf::new(),
+        });
+    }
     let log = args.log.path()?;
     let prefilter = RawPrefilter::new(raw.0, raw.1);
     let mut unreadable = 0u64;
@@ -308,6 +368,7 @@ pub(crate) fn for_each_selected(
             }
         }
         return Ok(LogCheck {
+            from_store: false,
             verification: None,
             unreadable,
             unverified_selected,
@@ -340,6 +401,7 @@ pub(crate) fn for_each_selected(
         }
     })?;
     Ok(LogCheck {
+        from_store: false,
         verification: Some(report),
         unreadable,
         unverified_selected,

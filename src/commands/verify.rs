@@ -11,6 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub(crate) struct Args {
     #[command(flatten)]
     log: super::selection::LogArgs,
+    #[command(flatten)]
+    db: super::selection::DbArgs,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -66,29 +68,11 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         );
         bar
     });
-    let mut verifier = Verifier::new();
-    for key in &args.key {
-        verifier = verifier.trust(load_key(key)?);
+    if args.db.db.is_some() {
+        return run_on_store(args);
     }
     let log = args.log.path()?;
-    let checkpoints_given = !args.checkpoint.is_empty();
-    if checkpoints_given && args.key.is_empty() {
-        return Err("--checkpoint needs --key: the public key(s) that sign the checkpoints".into());
-    }
-    for path in &args.checkpoint {
-        verifier = verifier.checkpoints_from(path)?;
-    }
-    if let Some(key_path) = &args.seal_key {
-        let key = SealVerifyingKey::load(key_path)
-            .map_err(|e| format!("--seal-key {}: {e}", key_path.display()))?;
-        let seals_path = match &args.seals {
-            Some(path) => path.clone(),
-            None if log.is_dir() => log.join(SEALS_FILE),
-            None => return Err("--seal-key on a single segment needs --seals FILE".into()),
-        };
-        // A missing seals file is a finding (no-seal), not a usage error.
-        verifier = verifier.seals_file(key, seals_path)?;
-    }
+    let verifier = verifier_for(args, Some(&log))?;
     let report = verifier
         .on_progress(|done, total| {
             if let Some(bar) = &bar {
@@ -108,9 +92,90 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         serde_json::to_writer_pretty(&mut out, &JsonReport::of(&report))?;
         writeln!(out)?;
     } else {
-        print_human(&mut out, &report, checkpoints_given)?;
+        print_human(&mut out, &report, !args.checkpoint.is_empty())?;
     }
     Ok(report.is_intact())
+}
+
+/// The verifier the flags describe; `log` places the default seals file.
+fn verifier_for(
+    args: &Args,
+    log: Option<&Path>,
+) -> Result<Verifier<'static>, Box<dyn std::error::Error>> {
+    let mut verifier = Verifier::new();
+    for key in &args.key {
+        verifier = verifier.trust(load_key(key)?);
+    }
+    if !args.checkpoint.is_empty() && args.key.is_empty() {
+        return Err("--checkpoint needs --key: the public key(s) that sign the checkpoints".into());
+    }
+    for path in &args.checkpoint {
+        verifier = verifier.checkpoints_from(path)?;
+    }
+    if let Some(key_path) = &args.seal_key {
+        let key = SealVerifyingKey::load(key_path)
+            .map_err(|e| format!("--seal-key {}: {e}", key_path.display()))?;
+        let seals_path = match (&args.seals, log) {
+            (Some(path), _) => path.clone(),
+            (None, Some(log)) if log.is_dir() => log.join(SEALS_FILE),
+            (None, Some(_)) => {
+                return Err("--seal-key on a single segment needs --seals FILE".into());
+            }
+            (None, None) => return Err("--seal-key with --db needs --seals FILE".into()),
+        };
+        // A missing seals file is a finding (no-seal), not a usage error.
+        verifier = verifier.seals_file(key, seals_path)?;
+    }
+    Ok(verifier)
+}
+
+/// `audit verify --db`: each stream as a log of its own, with the same
+/// report; a header names the stream when there are several.
+fn run_on_store(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
+    let mut store = args.db.connect()?.ok_or("--db is needed")?;
+    let names = match &args.db.stream {
+        Some(stream) => vec![stream.clone()],
+        None => store.streams()?.into_iter().map(|s| s.name).collect(),
+    };
+    if names.is_empty() {
+        return Err("the store holds no stream yet".into());
+    }
+    let several = names.len() > 1;
+    let mut intact = true;
+    let mut reports = Vec::new();
+    for name in &names {
+        let report = verifier_for(args, None)?.verify_stream(&mut store, name)?;
+        intact &= report.is_intact();
+        reports.push((name, report));
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        if several {
+            let all: Vec<serde_json::Value> = reports
+                .iter()
+                .map(|(name, report)| {
+                    let mut value =
+                        serde_json::to_value(JsonReport::of(report)).unwrap_or_default();
+                    if let Some(object) = value.as_object_mut() {
+                        object.insert("stream".into(), name.as_str().into());
+                    }
+                    value
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &all)?;
+        } else {
+            serde_json::to_writer_pretty(&mut out, &JsonReport::of(&reports[0].1))?;
+        }
+        writeln!(out)?;
+    } else {
+        for (name, report) in &reports {
+            if several {
+                writeln!(out, "== stream {}", audit_layer::TerminalSafe(name))?;
+            }
+            print_human(&mut out, report, !args.checkpoint.is_empty())?;
+        }
+    }
+    Ok(intact)
 }
 
 #[derive(serde::Serialize)]

@@ -87,6 +87,18 @@ impl<'v> ChainCheck<'v> {
                 return None;
             }
         };
+        self.start_from_anchor_note(first_seq, &note, &path, keys)
+    }
+
+    /// Starts the walk at a signed anchor (`note`, found at `path`, which
+    /// names `first_seq`) when a trusted key signed it.
+    pub(crate) fn start_from_anchor_note(
+        &mut self,
+        first_seq: u64,
+        note: &str,
+        path: &Path,
+        keys: &[VerifierKey],
+    ) -> Option<Anchor> {
         if keys.is_empty() {
             self.untrusted_anchor = Some((
                 first_seq,
@@ -95,10 +107,10 @@ impl<'v> ChainCheck<'v> {
             ));
             return None;
         }
-        let (anchor, signer) = match Anchor::open(&note, keys) {
+        let (anchor, signer) = match Anchor::open(note, keys) {
             Ok(opened) => opened,
             Err(error) => {
-                self.note_error(&error, &path, "anchor");
+                self.note_error(&error, path, "anchor");
                 self.untrusted_anchor = Some((
                     first_seq,
                     format!("the anchor that says so was refused: {error}"),
@@ -110,7 +122,7 @@ impl<'v> ChainCheck<'v> {
             self.report(
                 FindingCode::Malformed,
                 None,
-                Some(&path),
+                Some(path),
                 0,
                 format!(
                     "the anchor's name says seq {first_seq} and its text says seq {}",

@@ -6,7 +6,8 @@
 //! signed checkpoints catch truncation and rewrites, forward-secure seals a
 //! writer's machine taken over.
 //!
-//! - `verify`: the [`Verifier`](crate::Verifier);
+//! - `verify`: the [`Verifier`](crate::Verifier); `stored_stream`: the same
+//!   checks on a stream of the PostgreSQL store (feature `postgres`);
 //! - `chain_walk`: the walk along the chain it makes, after `examine` has
 //!   checked each line on its own, with `evidence_checks` against
 //!   anchors, checkpoints and seals;
@@ -26,4 +27,6 @@ pub(crate) mod forward_seal;
 pub(crate) mod note;
 pub(crate) mod report;
 pub(crate) mod seal;
+#[cfg(feature = "postgres")]
+pub(crate) mod stored_stream;
 pub(crate) mod verify;

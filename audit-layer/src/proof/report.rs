@@ -73,6 +73,10 @@ pub enum FindingCode {
     /// Seals were asked for, and none verified: the seals file is missing or
     /// empty, so the check asked for was not made.
     NoSeal,
+    /// A row of the PostgreSQL store whose indexed columns (actor, time,
+    /// ...) do not say what its line says: the row was edited behind the
+    /// line, so queries on the columns would mislead.
+    ColumnMismatch,
 }
 
 impl FindingCode {
@@ -102,6 +106,7 @@ impl FindingCode {
             FindingCode::MisnamedSegment => "misnamed-segment",
             FindingCode::NoCheckpoint => "no-checkpoint",
             FindingCode::NoSeal => "no-seal",
+            FindingCode::ColumnMismatch => "column-mismatch",
         }
     }
 
@@ -113,7 +118,7 @@ impl FindingCode {
     /// use audit_layer::FindingCode;
     /// assert!(FindingCode::ALL.iter().any(|c| c.as_str() == "no-seal"));
     /// ```
-    pub const ALL: [FindingCode; 19] = [
+    pub const ALL: [FindingCode; 20] = [
         FindingCode::Modified,
         FindingCode::Missing,
         FindingCode::Duplicate,
@@ -133,6 +138,7 @@ impl FindingCode {
         FindingCode::MisnamedSegment,
         FindingCode::NoCheckpoint,
         FindingCode::NoSeal,
+        FindingCode::ColumnMismatch,
     ];
 
     /// Whether the finding means the log was changed after it was written
@@ -425,6 +431,9 @@ pub enum VerifyError {
     /// the walk (see [`Verifier::verify_path_with`](crate::Verifier::verify_path_with)).
     #[error("{0}")]
     Output(#[source] io::Error),
+    /// The store (PostgreSQL) could not be read.
+    #[error("{0}")]
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// One line of a log, as [`Verifier::verify_path_with`](crate::Verifier::verify_path_with) hands it over.

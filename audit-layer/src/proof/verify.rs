@@ -50,12 +50,12 @@ pub(crate) type Progress<'a> = Box<dyn FnMut(u64, u64) + 'a>;
 /// ```
 #[derive(Default)]
 pub struct Verifier<'a> {
-    progress: Option<Progress<'a>>,
-    threads: Option<usize>,
-    keys: Vec<VerifierKey>,
-    checkpoints: Vec<(PathBuf, String)>,
-    checkpoints_expected: bool,
-    seals: Option<SealsToCheck>,
+    pub(crate) progress: Option<Progress<'a>>,
+    pub(crate) threads: Option<usize>,
+    pub(crate) keys: Vec<VerifierKey>,
+    pub(crate) checkpoints: Vec<(PathBuf, String)>,
+    pub(crate) checkpoints_expected: bool,
+    pub(crate) seals: Option<SealsToCheck>,
 }
 
 /// A seals file gains one short line an epoch: 2^26 bytes is centuries of them.
@@ -273,7 +273,7 @@ impl<'a> Verifier<'a> {
         self
     }
 
-    fn thread_count(&self) -> usize {
+    pub(crate) fn thread_count(&self) -> usize {
         self.threads.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         })
@@ -522,7 +522,11 @@ impl<'a> Verifier<'a> {
 
     /// Compares the walked log with what is kept outside it: checkpoints
     /// and seals.
-    fn compare_outside_state(&self, check: &mut ChainCheck<'_>, anchor: Option<&Anchor>) {
+    pub(crate) fn compare_outside_state(
+        &self,
+        check: &mut ChainCheck<'_>,
+        anchor: Option<&Anchor>,
+    ) {
         check.compare_checkpoints(&self.checkpoints, &self.keys, anchor);
         if check.checkpoints_compared == 0
             && (self.checkpoints_expected || !self.checkpoints.is_empty())

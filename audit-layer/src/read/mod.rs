@@ -6,13 +6,17 @@
 //! - `reader`: [`LogReader`](crate::LogReader);
 //! - `query`: [`RecordFilter`](crate::RecordFilter);
 //! - `timeline`: one resource's story ([`Timeline`](crate::Timeline));
-//! - `export`: the SIEM formats (ECS, CADF, CEF).
+//! - `export`: the SIEM formats (ECS, CADF, CEF);
+//! - `stored`: selecting records from the PostgreSQL store through its
+//!   indexes, each checked on its own (feature `postgres`).
 //!
-//! May use: `record` and `store`.
+//! May use: `record`, `store`, and `proof` for finding codes.
 
 pub mod export;
 pub(crate) mod query;
 pub(crate) mod reader;
+#[cfg(feature = "postgres")]
+pub(crate) mod stored;
 pub(crate) mod timeline;
 
 pub use reader::*;

@@ -136,6 +136,21 @@ impl RecordFilter {
         self
     }
 
+    /// The conditions, for a reader that asks a database first.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn conditions(&self) -> FilterConditions<'_> {
+        FilterConditions {
+            actor: self.actor.as_deref(),
+            action: self.action.as_deref(),
+            resource: self.resource.as_deref(),
+            outcome: self.outcome.as_deref(),
+            since: self.since,
+            until: self.until,
+            after_seq: self.after_seq,
+            application_only: self.application_only,
+        }
+    }
+
     /// Whether `record` passes every condition.
     ///
     /// # Examples
@@ -176,4 +191,17 @@ impl RecordFilter {
             && self.until.is_none_or(|until| record.time < until)
             && self.after_seq.is_none_or(|after| record.seq > after)
     }
+}
+
+/// A [`RecordFilter`]'s conditions, borrowed.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) struct FilterConditions<'a> {
+    pub(crate) actor: Option<&'a str>,
+    pub(crate) action: Option<&'a str>,
+    pub(crate) resource: Option<&'a str>,
+    pub(crate) outcome: Option<&'a str>,
+    pub(crate) since: Option<Timestamp>,
+    pub(crate) until: Option<Timestamp>,
+    pub(crate) after_seq: Option<u64>,
+    pub(crate) application_only: bool,
 }

@@ -8,10 +8,17 @@
 //! - `sink`: the [`Sink`](crate::store::sink::Sink) trait, [`FileSink`](crate::FileSink)
 //!   (segment files, tail recovery) and [`MemorySink`](crate::MemorySink);
 //! - `segment`: segment file names and listing;
-//! - `safe_open`: opening files and directories without following links.
+//! - `safe_open`: opening files and directories without following links;
+//! - `follow`: reading a live file log's new lines as a writer appends;
+//! - `postgres` (feature `postgres`): the PostgreSQL store, with
+//!   [`PgSink`](crate::PgSink) and [`Shipper`](crate::Shipper).
 //!
 //! May use: `record`.
 
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) mod follow;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
 pub(crate) mod safe_open;
 pub(crate) mod segment;
 pub mod sink;
