@@ -162,7 +162,9 @@ pub fn select_stored(
             // Not a record: nothing to present, and the verifier reports it.
             return Ok(());
         };
-        if !filter.matches(&record) {
+        // A row found by an edited column is shown, marked, so that the
+        // edit does not pass unseen.
+        if !filter.matches(&record) && problem != Some(FindingCode::ColumnMismatch) {
             return Ok(());
         }
         each(StoredRecord {
