@@ -83,7 +83,9 @@ pub(crate) fn copy_rows(
 /// For services without a durable local disk: the writer thread stores each
 /// batch with one `COPY` into an open transaction, and [`sync`](Sink::sync)
 /// commits it, so the writer's durability settings keep their meaning
-/// (group commit commits once per batch; strict mode once per record).
+/// (group commit commits once per batch; strict mode once per record; an
+/// interval commits once per interval, and at least every second or 50,000
+/// rows, since an open transaction hides its rows from readers).
 ///
 /// - On start it learns its stream's head from the store through
 ///   `audit.stream_head`, so it needs only the writer role.
@@ -114,7 +116,15 @@ pub struct PgSink {
     /// Rows appended since the last commit that succeeded.
     pending: Vec<PendingRow>,
     in_transaction: bool,
+    /// When the open transaction began.
+    opened_at: std::time::Instant,
 }
+
+/// A transaction left open longer than this, or holding more rows, is
+/// committed by the next append, whatever the writer's durability: an open
+/// transaction hides its rows from readers and holds its locks.
+const MAX_OPEN: std::time::Duration = std::time::Duration::from_secs(1);
+const MAX_PENDING_ROWS: usize = 50_000;
 
 impl std::fmt::Debug for PgSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -151,6 +161,7 @@ impl PgSink {
             stream: stream.to_owned(),
             pending: Vec::new(),
             in_transaction: false,
+            opened_at: std::time::Instant::now(),
         };
         off_runtime(|| sink.connection().map(|_| ()))?;
         Ok(sink)
@@ -282,8 +293,14 @@ impl Sink for PgSink {
         })();
         match stored {
             Ok(_) => {
+                if opened {
+                    self.opened_at = std::time::Instant::now();
+                }
                 self.in_transaction = true;
                 self.pending.extend(rows);
+                if self.pending.len() >= MAX_PENDING_ROWS || self.opened_at.elapsed() >= MAX_OPEN {
+                    self.sync()?;
+                }
                 Ok(())
             }
             Err(error) => {
