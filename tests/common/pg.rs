@@ -161,13 +161,15 @@ impl Cluster {
             data = self.root.join("data").display(),
             root = self.root.display(),
         );
-        Command::new("setsid")
-            .args(["sh", "-c", &stop])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
+        // Detached (and reaped by init): it outlives this process on purpose.
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "setsid sh -c '{stop}' </dev/null >/dev/null 2>&1 &"
+            ))
+            .status()
             .expect("the cluster's reaper starts");
+        assert!(status.success());
     }
 }
 

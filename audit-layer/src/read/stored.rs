@@ -90,8 +90,8 @@ pub fn select_stored(
             ));
         }
     }
-    match conditions.action {
-        Some(action) => match action.strip_suffix('*') {
+    if let Some(action) = conditions.action {
+        match action.strip_suffix('*') {
             Some(prefix) => {
                 let escaped = as_column(prefix)
                     .replace('\\', "\\\\")
@@ -106,8 +106,7 @@ pub fn select_stored(
                     "left(r.action, 200) = left({p}, 200) AND r.action = {p}"
                 ));
             }
-        },
-        None => {}
+        }
     }
     if let Some(outcome) = conditions.outcome {
         let p = param(Box::new(as_column(outcome)), &mut params);

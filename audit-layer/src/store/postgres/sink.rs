@@ -235,10 +235,10 @@ impl PgSink {
     }
 
     fn abandon_transaction(&mut self) {
-        if let Some(client) = &mut self.client {
-            if client.batch_execute("ROLLBACK").is_err() {
-                self.client = None;
-            }
+        if let Some(client) = &mut self.client
+            && client.batch_execute("ROLLBACK").is_err()
+        {
+            self.client = None;
         }
         self.in_transaction = false;
     }
