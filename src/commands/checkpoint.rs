@@ -1,4 +1,5 @@
-//! `audit checkpoint LOG --key KEY`: signs the current head of a log.
+//! `audit checkpoint LOG --key KEY`: signs the current head of a log (or,
+//! with `--db URL --stream S`, of a stream of the store).
 
 use std::path::PathBuf;
 
@@ -9,6 +10,13 @@ use audit_layer::{Checkpoint, CheckpointDir, CheckpointSink, SignerKey, Verifier
 pub(crate) struct Args {
     #[command(flatten)]
     log: super::selection::LogArgs,
+    #[command(flatten)]
+    db: super::selection::DbArgs,
+    /// With --db: also publish the checkpoint to the store (audit.checkpoints),
+    /// where `audit streams` shows it; needs the writer role besides the
+    /// reader role that signing needs.
+    #[arg(long, requires = "db")]
+    publish: bool,
     /// The private key file (from `audit keygen`).
     #[arg(long)]
     key: PathBuf,
@@ -40,8 +48,16 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         .into());
     }
     // A signature vouches for the log: never sign one that does not verify.
-    let log = args.log.path()?;
-    let report = Verifier::new().trust(key.verifier()).verify_path(&log)?;
+    let mut store = args.db.connect()?;
+    let report = match (&mut store, &args.db.stream) {
+        (Some(store), Some(stream)) => Verifier::new()
+            .trust(key.verifier())
+            .verify_stream(store, stream)?,
+        (Some(_), None) => return Err("--db needs --stream: a checkpoint signs one stream".into()),
+        (None, _) => Verifier::new()
+            .trust(key.verifier())
+            .verify_path(args.log.path()?)?,
+    };
     if !report.is_intact() {
         for finding in &report.findings {
             eprintln!("{finding}");
@@ -54,6 +70,9 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         head: report.head.unwrap_or(audit_layer::chain::GENESIS),
     };
     let note = checkpoint.sign(&key);
+    if let (true, Some(store), Some(stream)) = (args.publish, &mut store, &args.db.stream) {
+        store.publish_checkpoint(stream, checkpoint.size, &note)?;
+    }
     match &args.out {
         Some(path) => {
             // Owner-only and synced, as the writer stores its own.

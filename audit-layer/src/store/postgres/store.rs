@@ -24,13 +24,13 @@ pub(crate) const SCHEMA_SQL: &str = include_str!("schema.sql");
 #[non_exhaustive]
 pub enum PgError {
     /// The server could not be reached, or refused the login.
-    #[error("cannot connect to the store: {0}")]
+    #[error("cannot connect to the store: {}", describe(.0))]
     Connect(#[source] postgres::Error),
     /// The URL is not a PostgreSQL connection string.
     #[error("not a PostgreSQL URL ({0}); use postgresql://USER@HOST:PORT/DATABASE")]
     Url(#[source] postgres::Error),
     /// A statement failed (the server's message says why, e.g. "permission denied").
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", describe(.source))]
     Query {
         /// What was being done.
         context: &'static str,
@@ -66,6 +66,32 @@ pub enum PgError {
         /// What is wrong.
         why: String,
     },
+}
+
+/// The server's own words for an error (its message, detail and hint), or
+/// the client's when the server said nothing.
+fn describe(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => {
+            let mut text = db.message().to_owned();
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!(" ({detail})"));
+            }
+            if let Some(hint) = db.hint() {
+                text.push_str(&format!("; hint: {hint}"));
+            }
+            text
+        }
+        None => {
+            let mut text = error.to_string();
+            let mut source = std::error::Error::source(error);
+            while let Some(cause) = source {
+                text.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            text
+        }
+    }
 }
 
 impl PgError {
