@@ -7,6 +7,14 @@
 //! cargo run --bin audit -- show --log ./audit-log
 //! ```
 //!
+//! For a fleet, the same service writes straight into the PostgreSQL store
+//! (a role holding `audit_writer`), as stream `blog-api@HOST`:
+//!
+//! ```sh
+//! cargo run --example axum_service -- --db postgresql://blog_service@localhost/audit
+//! cargo run --bin audit -- show --db postgresql://auditor@localhost/audit
+//! ```
+//!
 //! A request-span middleware supplies source IP, session and request id;
 //! every handler names its action and resource; see `examples/blog/http.rs`.
 
@@ -15,18 +23,28 @@ mod blog;
 use std::sync::Arc;
 use std::time::Duration;
 
-use audit_layer::{AuditLayer, AuditWriter, FileSink};
+use audit_layer::{AuditLayer, AuditWriter, FileSink, PgSink, default_stream_name};
 use tracing_subscriber::prelude::*;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let log = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "audit-log".into());
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let address = std::env::var("ADDRESS").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let (audit, guard) = AuditWriter::builder()
-        .service("blog-api")
-        .spawn(FileSink::open(&log)?)?;
+    let writer = AuditWriter::builder().service("blog-api");
+    let (audit, guard, log) = match args.as_slice() {
+        [flag, url] if flag == "--db" => {
+            let host = gethostname();
+            let stream = default_stream_name("blog-api", &host);
+            let (audit, guard) = writer.spawn(PgSink::connect(url, &stream)?)?;
+            (audit, guard, format!("stream {stream} of the store"))
+        }
+        [] | [_] => {
+            let log = args.first().cloned().unwrap_or_else(|| "audit-log".into());
+            let (audit, guard) = writer.spawn(FileSink::open(&log)?)?;
+            (audit, guard, log)
+        }
+        _ => return Err("usage: axum_service [LOG_DIR | --db URL]".into()),
+    };
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
@@ -54,4 +72,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.written, report.next_seq
     );
     Ok(())
+}
+
+/// This machine's name, for the stream's.
+fn gethostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
 }
