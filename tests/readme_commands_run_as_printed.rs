@@ -3,6 +3,8 @@
 //! binary this test was built with; everything after it is the README's text.
 
 mod common;
+#[path = "common/pg.rs"]
+mod pg;
 
 use std::path::Path;
 use std::process::Command;
@@ -25,6 +27,24 @@ fn shell_lines() -> Vec<&'static str> {
         }
     }
     lines
+}
+
+/// The statements of the README's `sql` blocks, in order.
+fn sql_blocks() -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in README.lines() {
+        match (line.trim(), &mut current) {
+            ("```sql", None) => current = Some(String::new()),
+            ("```", Some(_)) => blocks.extend(current.take()),
+            (_, Some(block)) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            _ => {}
+        }
+    }
+    blocks
 }
 
 /// A day's log in `dir/audit-log`, with the records the README's commands ask about.
@@ -51,6 +71,10 @@ fn write_log(dir: &Path) {
 /// Runs one README line in `dir` with `sh`, `cargo run ... --bin audit --`
 /// mapped to the test's binary.
 fn run_line(dir: &Path, line: &str) -> std::process::Output {
+    run_line_with(dir, line, &[])
+}
+
+fn run_line_with(dir: &Path, line: &str, env: &[(&str, String)]) -> std::process::Output {
     let prelude =
         r#"cargo() { while [ "$1" != "--" ]; do shift; done; shift; "$AUDIT_BIN" "$@"; }"#;
     Command::new("sh")
@@ -59,6 +83,7 @@ fn run_line(dir: &Path, line: &str) -> std::process::Output {
         .current_dir(dir)
         .env("AUDIT_BIN", env!("CARGO_BIN_EXE_audit"))
         .env_remove("AUDIT_LOG")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .unwrap()
 }
@@ -94,6 +119,24 @@ fn every_audit_command_in_the_readme_runs_as_printed() {
     );
     assert!(keygen.status.success(), "{keygen:?}");
 
+    // The fleet section's commands run against a real server, with the
+    // logins its SQL creates.
+    let server = pg::Server::shared();
+    let store = server.fresh_store("readme_fleet");
+    let mut admin = store.superuser();
+    for role in ["blog_service", "blog_shipper", "auditor"] {
+        admin
+            .batch_execute(&format!("DROP ROLE IF EXISTS {role}"))
+            .unwrap();
+    }
+    let env = [
+        ("ADMIN_URL", store.admin.clone()),
+        ("SHIPPER_URL", server.url_as("blog_shipper", "readme_fleet")),
+        ("AUDITOR_URL", server.url_as("auditor", "readme_fleet")),
+    ];
+    let sql = sql_blocks();
+    assert_eq!(sql.len(), 1, "{sql:?}");
+
     let mut ran = 0;
     for line in &lines[2..] {
         if line.starts_with("cargo run --example") {
@@ -103,7 +146,10 @@ fn every_audit_command_in_the_readme_runs_as_printed() {
             line.starts_with("cargo run --bin audit -- "),
             "not exercised: {line}"
         );
-        let output = run_line(dir.path(), line);
+        let output = run_line_with(dir.path(), line, &env);
+        if line.contains(" db init ") {
+            admin.batch_execute(&sql[0]).expect("the README's SQL runs");
+        }
         let said = format!(
             "{line}\n{}{}",
             String::from_utf8_lossy(&output.stdout),
@@ -121,6 +167,12 @@ fn every_audit_command_in_the_readme_runs_as_printed() {
             assert_eq!(output.status.code(), Some(0), "{said}");
         }
         if line.contains("--actor mallory --outcome denied --since 2h") {
+            assert!(said.contains("not an editor"), "{said}");
+        }
+        if line.contains("db retire") {
+            assert!(said.contains("retired 1 record(s)"), "{said}");
+        }
+        if line.contains("--db \"$AUDITOR_URL\" --actor mallory") {
             assert!(said.contains("not an editor"), "{said}");
         }
         if line.contains("verify ./audit-log --checkpoint") {
