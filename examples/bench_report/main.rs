@@ -10,8 +10,11 @@
 
 mod audit_trail_peer;
 mod memory;
+#[path = "../../tests/common/pg.rs"]
+mod pg;
 mod reading;
 mod scaling;
+mod store;
 mod strict;
 mod workload;
 
@@ -372,6 +375,15 @@ fn main() {
         memory::child(Path::new(dir));
         return;
     }
+    if let [mode, dir, records] = args.as_slice()
+        && mode == "write-log"
+    {
+        // The benchmark's log, for experiments by hand.
+        let records = records.parse().expect("a record count");
+        let bytes = write_log_of(Path::new(dir), records, sample_event);
+        println!("{records} records, {bytes} bytes in {dir}");
+        return;
+    }
     let wants = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
     let scratch = std::env::temp_dir().join(format!("audit-bench-{}", std::process::id()));
 
@@ -379,6 +391,12 @@ fn main() {
     println!("|---|---|---|---|");
     if args.iter().any(|a| a == "reading") {
         reading::rows(&scratch.join("reading"), 1_000_000);
+    }
+    if args.iter().any(|a| a == "store") {
+        store::rows(&scratch.join("store"), 1_000_000);
+    }
+    if args.iter().any(|a| a == "store-queries") {
+        store::query_rows(&scratch.join("store-queries"), 10_000_000);
     }
     if args.iter().any(|a| a == "bare") {
         // Only the audited call with no subscriber: for profiling.

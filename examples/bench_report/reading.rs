@@ -11,7 +11,7 @@ use crate::median;
 use crate::workload::sample_event;
 
 /// The `audit` binary beside this example (`cargo build --release` first).
-fn audit_binary() -> PathBuf {
+pub(crate) fn audit_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     exe.parent()
         .and_then(Path::parent)
@@ -23,7 +23,11 @@ fn audit_binary() -> PathBuf {
 /// returns its wall time and peak RSS in bytes, from wait4.
 // The child is reaped by wait4 below, which also gives its peak memory.
 #[allow(clippy::zombie_processes)]
-fn run_measured(program: &Path, args: &[&str], shell: bool) -> (Duration, u64, Duration) {
+pub(crate) fn run_measured(
+    program: &Path,
+    args: &[&str],
+    shell: bool,
+) -> (Duration, u64, Duration) {
     let start = Instant::now();
     let mut command = if shell {
         let mut sh = Command::new("sh");

@@ -27,6 +27,8 @@ struct Cluster {
     bin: PathBuf,
     root: PathBuf,
     port: u16,
+    /// Whether the server syncs its writes (off for tests; on for benchmarks).
+    durable: bool,
 }
 
 fn server_bin() -> Option<PathBuf> {
@@ -74,6 +76,10 @@ fn free_port() -> u16 {
 
 impl Cluster {
     fn init() -> Cluster {
+        Cluster::init_with(false)
+    }
+
+    fn init_with(durable: bool) -> Cluster {
         let bin = server_bin().unwrap_or_else(|| panic!("{INSTALL}"));
         let root = tempfile::Builder::new()
             .prefix("audit-pg-")
@@ -103,6 +109,7 @@ impl Cluster {
             bin,
             root,
             port: free_port(),
+            durable,
         };
         cluster.start();
         cluster
@@ -110,9 +117,14 @@ impl Cluster {
 
     fn start(&self) {
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off -c full_page_writes=off -c max_connections=60",
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c max_connections=60{}",
             self.port,
-            self.root.display()
+            self.root.display(),
+            if self.durable {
+                ""
+            } else {
+                " -c fsync=off -c full_page_writes=off"
+            }
         );
         let output = server_command(&self.bin, "pg_ctl")
             .arg("-D")
@@ -209,7 +221,17 @@ impl Server {
 
     /// A server of this test's own, which it may kill and restart.
     pub fn own() -> Server {
-        let cluster = Cluster::init();
+        Server::own_with(false)
+    }
+
+    /// A server of our own that syncs its writes as a default install does
+    /// (for benchmarks).
+    pub fn own_durable() -> Server {
+        Server::own_with(true)
+    }
+
+    fn own_with(durable: bool) -> Server {
+        let cluster = Cluster::init_with(durable);
         cluster.stop_when_process_ends();
         Server {
             base: format!("postgresql://postgres@127.0.0.1:{}", cluster.port),

@@ -37,20 +37,22 @@ SET LOCAL ROLE audit_owner;
 -- newline: the chain is verified on it. The other columns are derived from
 -- the line when it is stored, for indexes; `audit verify --db` checks that
 -- they still say what the line says.
+-- Text compares byte by byte (COLLATE "C"): faster to index, and the same
+-- on every server whatever its locale.
 CREATE TABLE IF NOT EXISTS audit.records (
-    stream    text        NOT NULL CHECK (stream <> '' AND length(stream) <= 200),
+    stream    text COLLATE "C" NOT NULL CHECK (stream <> '' AND length(stream) <= 200),
     seq       bigint      NOT NULL CHECK (seq >= 0),
     hash      bytea       NOT NULL CHECK (length(hash) = 32),
     prev      bytea       NOT NULL CHECK (length(prev) = 32),
     time      timestamptz NOT NULL,
-    kind      text        NOT NULL,
-    action    text        NOT NULL,
-    actor     text,
-    resource  text,
-    outcome   text        NOT NULL,
-    category  text,
-    service   text,
-    host      text,
+    kind      text COLLATE "C" NOT NULL,
+    action    text COLLATE "C" NOT NULL,
+    actor     text COLLATE "C",
+    resource  text COLLATE "C",
+    outcome   text COLLATE "C" NOT NULL,
+    category  text COLLATE "C",
+    service   text COLLATE "C",
+    host      text COLLATE "C",
     line      bytea       NOT NULL,
     stored_at timestamptz NOT NULL DEFAULT statement_timestamp(),
     PRIMARY KEY (stream, seq)
@@ -70,7 +72,7 @@ CREATE INDEX IF NOT EXISTS records_time
 -- Signed checkpoints of each stream, as published (for `audit streams`; a
 -- verifier trusts only checkpoints kept outside the store).
 CREATE TABLE IF NOT EXISTS audit.checkpoints (
-    stream    text        NOT NULL,
+    stream    text COLLATE "C" NOT NULL,
     size      bigint      NOT NULL CHECK (size > 0),
     note      text        NOT NULL,
     stored_at timestamptz NOT NULL DEFAULT statement_timestamp(),
@@ -79,7 +81,7 @@ CREATE TABLE IF NOT EXISTS audit.checkpoints (
 
 -- Every retention: the signed anchor that says where the stream now begins.
 CREATE TABLE IF NOT EXISTS audit.retirements (
-    stream     text        NOT NULL,
+    stream     text COLLATE "C" NOT NULL,
     first_seq  bigint      NOT NULL,
     anchor     text        NOT NULL,
     txid       bigint      NOT NULL,

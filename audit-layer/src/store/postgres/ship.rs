@@ -10,7 +10,6 @@ use super::columns::Columns;
 use super::sink::{PendingRow, copy_rows};
 use super::store::{PgError, PgStore, check_stream_name, stream_head};
 use crate::record::chain::{self, ChainHead, GENESIS, Hash};
-use crate::record::line::line_error;
 use crate::store::follow::Follower;
 
 /// What to ship, and how.
@@ -164,6 +163,8 @@ pub struct Shipper {
     config: postgres::Config,
     options: ShipOptions,
     progress: ShipProgress,
+    /// The stream's next seq as this run last knew it, once connected.
+    known_next: Option<u64>,
 }
 
 /// How a session with the store ended.
@@ -227,6 +228,7 @@ impl Shipper {
                 stream,
                 ..ShipProgress::default()
             },
+            known_next: None,
         })
     }
 
@@ -312,32 +314,58 @@ impl Shipper {
             Ok(head) => head,
             Err(error) => return retry_or_fail(error),
         };
+        // A commit whose acknowledgement the connection lost: the rows are
+        // stored, and they were this run's.
+        if let Some(known_next) = self.known_next
+            && let Some(unacknowledged) = head.next_seq.checked_sub(known_next)
+        {
+            self.progress.shipped += unacknowledged;
+        }
+        self.known_next = Some(head.next_seq);
         self.progress.stored_through = head.next_seq.checked_sub(1);
         self.progress.waiting_for_store = false;
         self.progress.last_error = None;
         let mut follower =
             Follower::at_segment_of(&self.options.log, head.next_seq.saturating_sub(1))?;
-        let mut position = self.position_at(&mut follower, head)?;
-        let mut batch: Vec<PendingRow> = Vec::new();
-        let mut last_report = Instant::now();
-        loop {
-            let stopping = stop.load(Ordering::Relaxed);
-            let mut failure = None;
-            let limit = self.options.batch_records.max(1);
-            if !stopping {
-                follower.read_available(|line| {
-                    match position.check(line) {
-                        Ok(row) => batch.push(row),
-                        Err(error) => {
-                            failure = Some(error);
-                            return false;
+        let position = self.position_at(&mut follower, head)?;
+        let limit = self.options.batch_records.max(1);
+        let follow = self.options.follow;
+        // Reading and checking the log runs beside storing: the next batch
+        // is made while the store takes the last one.
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Chunk>(2);
+        let session_over = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let reader_stop = [stop, &session_over];
+            scope.spawn(move || {
+                read_batches(follower, position, limit, follow, reader_stop, sender)
+            });
+            // Dropped, and the reader told, however this loop ends: the
+            // reader must not wait on a channel nobody reads.
+            let batches = receiver;
+            let _tell_reader = SetOnDrop(&session_over);
+            let mut last_report = Instant::now();
+            loop {
+                let chunk = match batches.recv_timeout(Duration::from_millis(200)) {
+                    Ok(chunk) => chunk,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        if client.is_closed() {
+                            return Ok(SessionEnd::Retry("the connection closed".into()));
                         }
+                        continue;
                     }
-                    batch.len() < limit
-                })?;
-            }
-            let caught_up = batch.len() < limit;
-            if !batch.is_empty() {
+                    // The reader stopped: asked to, or done with a log it need not follow.
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                        progress(&self.progress);
+                        return Ok(SessionEnd::Done);
+                    }
+                };
+                let batch = match chunk {
+                    Chunk::Rows(batch) => batch,
+                    Chunk::Failed(error) => {
+                        progress(&self.progress);
+                        return Err(error);
+                    }
+                };
                 let stored = client
                     .transaction()
                     .and_then(|mut transaction| {
@@ -345,40 +373,20 @@ impl Shipper {
                         transaction.commit()
                     })
                     .map_err(PgError::query("storing records"));
-                match stored {
-                    Ok(()) => {
-                        self.progress.shipped += batch.len() as u64;
-                        self.progress.batches += 1;
-                        self.progress.stored_through =
-                            batch.last().map(|row| row.columns.seq.unsigned_abs());
-                        batch.clear();
-                        if last_report.elapsed() >= Duration::from_millis(250) || stopping {
-                            progress(&self.progress);
-                            last_report = Instant::now();
-                        }
-                    }
-                    Err(error) => return retry_or_fail(error),
+                if let Err(error) = stored {
+                    return retry_or_fail(error);
                 }
-            }
-            if let Some(error) = failure {
-                progress(&self.progress);
-                return Err(error);
-            }
-            if stopping {
-                progress(&self.progress);
-                return Ok(SessionEnd::Done);
-            }
-            if caught_up {
-                if !self.options.follow {
+                self.progress.shipped += batch.len() as u64;
+                self.progress.batches += 1;
+                self.progress.stored_through =
+                    batch.last().map(|row| row.columns.seq.unsigned_abs());
+                self.known_next = self.progress.stored_through.map(|seq| seq + 1);
+                if last_report.elapsed() >= Duration::from_millis(250) {
                     progress(&self.progress);
-                    return Ok(SessionEnd::Done);
+                    last_report = Instant::now();
                 }
-                if client.is_closed() {
-                    return Ok(SessionEnd::Retry("the connection closed".into()));
-                }
-                wait(stop, Duration::from_millis(50));
             }
-        }
+        })
     }
 
     /// Reads up to the store's head, checking that the log's record there is
@@ -455,6 +463,64 @@ impl Shipper {
     }
 }
 
+/// What the reading thread hands the storing loop.
+enum Chunk {
+    /// Checked rows, in seq order, at most a batch of them.
+    Rows(Vec<PendingRow>),
+    /// The log does not verify here: stop after what came before.
+    Failed(ShipError),
+}
+
+/// Reads, checks and batches the log's lines until the log is shipped (not
+/// following), `stop` is set, the storing loop goes away, or a line fails.
+fn read_batches(
+    mut follower: Follower,
+    mut position: ChainPosition,
+    limit: usize,
+    follow: bool,
+    stops: [&AtomicBool; 2],
+    batches: std::sync::mpsc::SyncSender<Chunk>,
+) {
+    let stopped = || stops.iter().any(|stop| stop.load(Ordering::Relaxed));
+    while !stopped() {
+        let mut batch = Vec::new();
+        let mut failure = None;
+        let read = follower.read_available(|line| {
+            match position.check(line) {
+                Ok(row) => batch.push(row),
+                Err(error) => {
+                    failure = Some(error);
+                    return false;
+                }
+            }
+            batch.len() < limit
+        });
+        let caught_up = batch.len() < limit;
+        if !batch.is_empty() && batches.send(Chunk::Rows(batch)).is_err() {
+            return;
+        }
+        if let Some(error) = failure.or(read.err().map(ShipError::Log)) {
+            let _ = batches.send(Chunk::Failed(error));
+            return;
+        }
+        if caught_up {
+            if !follow {
+                return;
+            }
+            wait(stops[0], Duration::from_millis(50));
+        }
+    }
+}
+
+/// Sets its flag when dropped.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Where the chain stands in the log: what the next line must be.
 struct ChainPosition {
     expected: ChainHead,
@@ -489,9 +555,7 @@ impl ChainPosition {
                 "its bytes do not hash to the hash it carries (modified)".into(),
             ));
         }
-        if let Some(error) = line_error(line) {
-            return Err(fail(error.to_string()));
-        }
+        // Parsing the columns is the record's validation (section 2).
         let columns = Columns::of_line(line).map_err(fail)?;
         self.expected = ChainHead {
             next_seq: seq + 1,
