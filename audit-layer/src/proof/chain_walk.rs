@@ -211,8 +211,21 @@ impl<'v> ChainCheck<'v> {
 
     /// Checks complete lines (each ending in `\n`) that start at `base` in their segment.
     pub(crate) fn lines(&mut self, bytes: &[u8], base: u64, segment: Option<&Path>) {
+        let examined = examine_parallel(bytes, self.threads);
+        self.examined_lines(bytes, base, segment, examined);
+    }
+
+    /// [`lines`](ChainCheck::lines) for lines the caller examined itself:
+    /// each with its offset and length in `bytes`.
+    pub(crate) fn examined_lines(
+        &mut self,
+        bytes: &[u8],
+        base: u64,
+        segment: Option<&Path>,
+        examined: Vec<(usize, usize, Examined)>,
+    ) {
         self.bytes += bytes.len() as u64;
-        for (offset, len, examined) in examine_parallel(bytes, self.threads) {
+        for (offset, len, examined) in examined {
             let line = &bytes[offset..offset + len];
             self.accept(examined, line, base + offset as u64, segment);
             if self.output_error.is_some() {

@@ -24,14 +24,24 @@ pub(crate) enum Examined {
 }
 
 pub(crate) fn examine(line: &[u8]) -> Examined {
+    examine_with(line, |line| {
+        crate::record::line::line_error(line).map(|error| error.to_string())
+    })
+}
+
+/// [`examine`], with `validate` saying why a version-1 line whose hash is
+/// right is not a valid record (for a caller that parses the line anyway).
+pub(crate) fn examine_with(
+    line: &[u8],
+    validate: impl FnOnce(&[u8]) -> Option<String>,
+) -> Examined {
     match chain::frame(line) {
         Ok(view) => {
             let computed = view.computed_hash();
             let invalid = (computed == view.stored_hash
                 && view.version == u64::from(FORMAT_VERSION))
-            .then(|| crate::record::line::line_error(line))
-            .flatten()
-            .map(|error| error.to_string());
+            .then(|| validate(line))
+            .flatten();
             Examined::Record {
                 version: view.version,
                 seq: view.seq,

@@ -6,9 +6,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::proof::chain_walk::{ChainCheck, Visitor};
+use crate::proof::examine::{Examined, examine_with};
 use crate::proof::report::{CheckedLine, FindingCode, Report, VerifyError};
 use crate::proof::verify::{READ_CHUNK, Verifier};
-use crate::store::postgres::{Columns, PgError, PgStore, StoredRow, decode_row, for_each_row};
+use crate::record::line::indexed_fields;
+use crate::store::postgres::{PgError, PgStore, StoredRow, decode_row, for_each_row};
 
 /// What a finding about a stored stream names instead of a segment file.
 fn stream_source(stream: &str) -> PathBuf {
@@ -103,41 +105,75 @@ impl Verifier<'_> {
         }
         let from_seq = check.anchor.as_ref().map_or(0, |anchor| anchor.first_seq);
         let from_seq = i64::try_from(from_seq).unwrap_or(i64::MAX);
+        let threads = self.thread_count();
         let mut walk = StreamWalk {
+            rows: Vec::new(),
+            bytes: 0,
             buf: Vec::with_capacity(READ_CHUNK),
             offset: 0,
             done: 0,
+            threads,
         };
         let query = format!(
             "SELECT {} FROM audit.records WHERE stream = $1 AND seq >= $2 ORDER BY seq",
             crate::store::postgres::ROW_COLUMNS
         );
         let progress = &mut self.progress;
-        let read = for_each_row(
-            &mut store.client,
-            &query,
-            &[&stream, &from_seq],
-            |row: &postgres::Row| {
-                let row: StoredRow = decode_row(row)?;
-                walk.row(&mut check, &source, &row);
-                if walk.buf.len() >= READ_CHUNK {
-                    walk.flush(&mut check);
-                    if let Some(progress) = progress.as_mut() {
-                        progress(walk.done, 0);
+        // One thread fetches and decodes rows while this one checks them.
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<StoredRow>>(4);
+        let client = &mut store.client;
+        let read = std::thread::scope(|scope| {
+            let fetcher = scope.spawn(move || {
+                let mut rows = Vec::with_capacity(FETCH_BATCH);
+                let fetched = for_each_row(
+                    client,
+                    &query,
+                    &[&stream, &from_seq],
+                    |row: &postgres::Row| {
+                        rows.push(decode_row(row)?);
+                        if rows.len() == FETCH_BATCH {
+                            let full =
+                                std::mem::replace(&mut rows, Vec::with_capacity(FETCH_BATCH));
+                            // The checker stopped: stop fetching.
+                            sender.send(full).map_err(|_| StreamStop::Abandoned)?;
+                        }
+                        Ok(())
+                    },
+                );
+                if !rows.is_empty() {
+                    let _ = sender.send(rows);
+                }
+                fetched
+            });
+            for batch in receiver.iter() {
+                for row in batch {
+                    walk.push(row);
+                    if walk.bytes >= READ_CHUNK {
+                        walk.flush(&mut check, &source);
+                        if let Some(progress) = progress.as_mut() {
+                            progress(walk.done, 0);
+                        }
+                        if let Some(error) = check.output_error.take() {
+                            drop(receiver);
+                            let _ = fetcher.join();
+                            return Err(StreamStop::Output(error));
+                        }
                     }
                 }
-                match check.output_error.take() {
-                    Some(error) => Err(StreamStop::Output(error)),
-                    None => Ok(()),
-                }
-            },
-        );
+            }
+            fetcher.join().unwrap_or(Err(StreamStop::Abandoned))
+        });
         match read {
             Ok(()) => {}
             Err(StreamStop::Store(error)) => return Err(store_error(error)),
             Err(StreamStop::Output(error)) => return Err(VerifyError::Output(error)),
+            Err(StreamStop::Abandoned) => {
+                return Err(VerifyError::Output(io::Error::other(
+                    "reading the stream stopped",
+                )));
+            }
         }
-        walk.flush(&mut check);
+        walk.flush(&mut check, &source);
         if let Some(error) = check.output_error.take() {
             return Err(VerifyError::Output(error));
         }
@@ -148,9 +184,14 @@ impl Verifier<'_> {
     }
 }
 
+/// Rows per message from the fetching thread.
+const FETCH_BATCH: usize = 1000;
+
 enum StreamStop {
     Store(PgError),
     Output(io::Error),
+    /// The other side of the channel went away.
+    Abandoned,
 }
 
 impl From<PgError> for StreamStop {
@@ -162,47 +203,106 @@ impl From<PgError> for StreamStop {
 /// Rows gathered into the byte stream the chain walk reads, with offsets
 /// counted as if the stream's lines were one file.
 struct StreamWalk {
+    rows: Vec<StoredRow>,
+    /// Bytes of line in `rows`.
+    bytes: usize,
     buf: Vec<u8>,
-    /// The offset of `buf[0]`.
+    /// The offset of the first row's line.
     offset: u64,
     done: u64,
+    threads: usize,
 }
 
 impl StreamWalk {
-    fn row(&mut self, check: &mut ChainCheck<'_>, source: &Path, row: &StoredRow) {
-        let offset = self.offset + self.buf.len() as u64;
-        // A line that is not a record is the chain walk's finding (malformed).
-        if let Ok(from_line) = Columns::of_line(&row.line)
-            && let Some(mismatch) = from_line.mismatch(&row.columns)
-        {
-            check.report(
-                FindingCode::ColumnMismatch,
-                Some(from_line.seq.unsigned_abs()),
-                Some(source),
-                offset,
-                format!(
-                    "the row's `{}` column does not say what its line says: the row was edited behind the line",
-                    mismatch.column
-                ),
-            );
-        }
-        if memchr::memchr(b'\n', &row.line).is_some() {
-            check.report(
-                FindingCode::Malformed,
-                Some(row.columns.seq.unsigned_abs()),
-                Some(source),
-                offset,
-                "the stored line holds a newline: it is not one record".into(),
-            );
-        }
-        self.buf.extend_from_slice(&row.line);
-        self.buf.push(b'\n');
-        self.done += 1;
+    fn push(&mut self, row: StoredRow) {
+        self.bytes += row.line.len() + 1;
+        self.rows.push(row);
     }
 
-    fn flush(&mut self, check: &mut ChainCheck<'_>) {
-        check.lines(&self.buf, self.offset, None);
-        self.offset += self.buf.len() as u64;
+    /// Examines the gathered rows on every thread, each line parsed once
+    /// for both its validity and its columns, then walks them along the
+    /// chain.
+    fn flush(&mut self, check: &mut ChainCheck<'_>, source: &Path) {
+        let rows = std::mem::take(&mut self.rows);
         self.buf.clear();
+        let mut starts = Vec::with_capacity(rows.len());
+        for row in &rows {
+            starts.push(self.buf.len());
+            self.buf.extend_from_slice(&row.line);
+            self.buf.push(b'\n');
+        }
+        let per_thread = rows.len().div_ceil(self.threads.max(1)).max(1);
+        let examined: Vec<RowVerdict> = std::thread::scope(|scope| {
+            let workers: Vec<_> = rows
+                .chunks(per_thread)
+                .map(|chunk| scope.spawn(move || chunk.iter().map(examine_row).collect::<Vec<_>>()))
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| worker.join().expect("an examining thread panicked"))
+                .collect()
+        });
+        let mut lines = Vec::with_capacity(rows.len());
+        for ((row, start), verdict) in rows.iter().zip(&starts).zip(examined) {
+            let offset = self.offset + *start as u64;
+            if verdict.holds_newline {
+                check.report(
+                    FindingCode::Malformed,
+                    Some(row.columns.seq.unsigned_abs()),
+                    Some(source),
+                    offset,
+                    "the stored line holds a newline: it is not one record".into(),
+                );
+            }
+            if let Some((seq, column)) = verdict.mismatch {
+                check.report(
+                    FindingCode::ColumnMismatch,
+                    Some(seq),
+                    Some(source),
+                    offset,
+                    format!(
+                        "the row's `{column}` column does not say what its line says: the row was edited behind the line"
+                    ),
+                );
+            }
+            lines.push((*start, row.line.len(), verdict.examined));
+        }
+        if rows
+            .iter()
+            .all(|row| memchr::memchr(b'\n', &row.line).is_none())
+        {
+            check.examined_lines(&self.buf, self.offset, None, lines);
+        } else {
+            // A line with a newline in it is several lines to the walk.
+            check.lines(&self.buf, self.offset, None);
+        }
+        self.offset += self.buf.len() as u64;
+        self.done += rows.len() as u64;
+        self.bytes = 0;
+    }
+}
+
+/// What one row says on its own.
+struct RowVerdict {
+    examined: Examined,
+    /// The seq and the first column that does not say what the line says.
+    mismatch: Option<(u64, &'static str)>,
+    holds_newline: bool,
+}
+
+fn examine_row(row: &StoredRow) -> RowVerdict {
+    let parsed = indexed_fields(&row.line);
+    // A line that is not a record is the chain walk's finding.
+    let mismatch = parsed.as_ref().ok().and_then(|fields| {
+        row.columns
+            .mismatch_with(fields)
+            .map(|mismatch| (fields.seq, mismatch.column))
+    });
+    RowVerdict {
+        examined: examine_with(&row.line, |_| {
+            parsed.as_ref().err().map(ToString::to_string)
+        }),
+        mismatch,
+        holds_newline: memchr::memchr(b'\n', &row.line).is_some(),
     }
 }

@@ -11,8 +11,8 @@ use crate::proof::report::FindingCode;
 use crate::read::query::RecordFilter;
 use crate::record::AuditRecord;
 use crate::record::chain::{self, GENESIS};
-use crate::record::line::line_error;
-use crate::store::postgres::{Columns, PgError, PgStore, StoredRow, decode_row, for_each_row};
+use crate::record::line::indexed_fields;
+use crate::store::postgres::{PgError, PgStore, StoredRow, decode_row, for_each_row};
 
 /// A record selected from the store, and whether it checked out.
 ///
@@ -102,9 +102,7 @@ pub fn select_stored(
             }
             None => {
                 let p = param(Box::new(as_column(action)), &mut params);
-                clauses.push(format!(
-                    "left(r.action, 200) = left({p}, 200) AND r.action = {p}"
-                ));
+                clauses.push(format!("r.action = {p}"));
             }
         }
     }
@@ -191,12 +189,12 @@ fn check_on_its_own(
     if view.computed_hash() != view.stored_hash {
         return Some(FindingCode::Modified);
     }
-    if line_error(&stored.line).is_some() {
-        return Some(FindingCode::Malformed);
-    }
-    match Columns::of_line(&stored.line) {
-        Ok(columns) if columns.mismatch(&stored.columns).is_none() => {}
-        _ => return Some(FindingCode::ColumnMismatch),
+    match indexed_fields(&stored.line) {
+        Err(_) => return Some(FindingCode::Malformed),
+        Ok(fields) if stored.columns.mismatch_with(&fields).is_some() => {
+            return Some(FindingCode::ColumnMismatch);
+        }
+        Ok(_) => {}
     }
     match prev_stored {
         Some(prev) if prev == view.prev.as_bytes() => None,

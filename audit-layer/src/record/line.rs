@@ -122,6 +122,44 @@ pub(crate) fn line_error(line: &[u8]) -> Option<RecordParseError> {
     parse_line(line).err()
 }
 
+/// The fields a store indexes, borrowed from a line that is a valid record:
+/// what [`AuditRecord::from_line`] checks, without building the rest.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) struct IndexedFields<'a> {
+    pub(crate) seq: u64,
+    pub(crate) prev: Hash,
+    pub(crate) hash: Hash,
+    pub(crate) time: Timestamp,
+    pub(crate) kind: RecordKind,
+    pub(crate) action: Cow<'a, str>,
+    pub(crate) actor: Option<Cow<'a, str>>,
+    pub(crate) resource: Option<Cow<'a, str>>,
+    pub(crate) outcome: Cow<'a, str>,
+    pub(crate) category: Option<Cow<'a, str>>,
+    pub(crate) service: Option<Cow<'a, str>>,
+    pub(crate) host: Option<Cow<'a, str>>,
+}
+
+/// The indexed fields of `line`, if it is a valid record.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) fn indexed_fields(line: &[u8]) -> Result<IndexedFields<'_>, RecordParseError> {
+    let parsed = parse_line(line)?;
+    Ok(IndexedFields {
+        seq: parsed.seq,
+        prev: parsed.prev,
+        hash: parsed.hash.unwrap_or(chain::GENESIS),
+        time: parsed.time,
+        kind: parsed.kind,
+        action: parsed.action,
+        actor: parsed.actor,
+        resource: parsed.resource,
+        outcome: parsed.outcome,
+        category: parsed.category,
+        service: parsed.service,
+        host: parsed.host,
+    })
+}
+
 /// Why a valid record is not valid, in the words of FORMAT.md section 2.
 fn invalid(why: &'static str) -> RecordParseError {
     RecordParseError(<serde_json::Error as serde::de::Error>::custom(why))

@@ -8,8 +8,8 @@
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::record::AuditRecord;
 use crate::record::chain::Hash;
+use crate::record::line::{IndexedFields, indexed_fields};
 
 /// The columns of one row of `audit.records` other than stream and line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,49 +49,71 @@ fn to_micros(time: SystemTime) -> SystemTime {
 impl Columns {
     /// The columns of a record line (without its newline).
     pub(crate) fn of_line(line: &[u8]) -> Result<Columns, String> {
-        let record = AuditRecord::from_line(line).map_err(|e| e.to_string())?;
-        Columns::of_record(&record)
+        let fields = indexed_fields(line).map_err(|e| e.to_string())?;
+        Columns::of_fields(&fields)
     }
 
-    pub(crate) fn of_record(record: &AuditRecord) -> Result<Columns, String> {
-        let seq = i64::try_from(record.seq).map_err(|_| {
+    pub(crate) fn of_fields(fields: &IndexedFields<'_>) -> Result<Columns, String> {
+        let seq = i64::try_from(fields.seq).map_err(|_| {
             format!(
                 "seq {} is beyond what the store holds (2^63 - 1)",
-                record.seq
+                fields.seq
             )
         })?;
-        let text = |value: &Option<String>| value.as_deref().map(column_text);
+        let text = |value: &Option<Cow<'_, str>>| value.as_deref().map(column_text);
         Ok(Columns {
             seq,
-            hash: record.hash,
-            prev: record.prev,
-            time: to_micros(record.time.as_system_time()),
-            kind: record.kind.as_str().to_owned(),
-            action: column_text(&record.action),
-            actor: text(&record.actor),
-            resource: text(&record.resource),
-            outcome: record.outcome.status().to_owned(),
-            category: record.outcome.kind().map(|kind| column_text(kind.as_str())),
-            service: text(&record.service),
-            host: text(&record.host),
+            hash: fields.hash,
+            prev: fields.prev,
+            time: to_micros(fields.time.as_system_time()),
+            kind: fields.kind.as_str().to_owned(),
+            action: column_text(&fields.action),
+            actor: text(&fields.actor),
+            resource: text(&fields.resource),
+            outcome: fields.outcome.clone().into_owned(),
+            category: text(&fields.category),
+            service: text(&fields.service),
+            host: text(&fields.host),
         })
     }
 
-    /// The first column of `stored` that differs from these, derived from the line.
-    pub(crate) fn mismatch(&self, stored: &Columns) -> Option<ColumnMismatch> {
+    /// The first column of these (as stored) that differs from what the
+    /// line's `fields` say, without copying them.
+    pub(crate) fn mismatch_with(&self, fields: &IndexedFields<'_>) -> Option<ColumnMismatch> {
+        fn same(stored: Option<&str>, line: Option<&str>) -> bool {
+            match (stored, line) {
+                (Some(stored), Some(line)) if line.contains('\0') => stored == column_text(line),
+                (stored, line) => stored == line,
+            }
+        }
         let pairs: [(&'static str, bool); 12] = [
-            ("seq", self.seq == stored.seq),
-            ("hash", self.hash == stored.hash),
-            ("prev", self.prev == stored.prev),
-            ("time", self.time == stored.time),
-            ("kind", self.kind == stored.kind),
-            ("action", self.action == stored.action),
-            ("actor", self.actor == stored.actor),
-            ("resource", self.resource == stored.resource),
-            ("outcome", self.outcome == stored.outcome),
-            ("category", self.category == stored.category),
-            ("service", self.service == stored.service),
-            ("host", self.host == stored.host),
+            (
+                "seq",
+                i64::try_from(fields.seq).is_ok_and(|seq| seq == self.seq),
+            ),
+            ("hash", fields.hash == self.hash),
+            ("prev", fields.prev == self.prev),
+            ("time", to_micros(fields.time.as_system_time()) == self.time),
+            ("kind", fields.kind.as_str() == self.kind),
+            ("action", same(Some(&self.action), Some(&fields.action))),
+            (
+                "actor",
+                same(self.actor.as_deref(), fields.actor.as_deref()),
+            ),
+            (
+                "resource",
+                same(self.resource.as_deref(), fields.resource.as_deref()),
+            ),
+            ("outcome", fields.outcome == self.outcome),
+            (
+                "category",
+                same(self.category.as_deref(), fields.category.as_deref()),
+            ),
+            (
+                "service",
+                same(self.service.as_deref(), fields.service.as_deref()),
+            ),
+            ("host", same(self.host.as_deref(), fields.host.as_deref())),
         ];
         pairs
             .into_iter()
