@@ -142,6 +142,14 @@ fn streams_lists_each_stream_with_its_verdict() {
     assert_eq!(streams[1]["records"], 9);
     assert_eq!(streams[1]["last_seq"], 8);
     assert!(streams.iter().all(|s| s["verifies"] == true));
+    // When each stream's last record was stored, and how long after its time.
+    assert!(
+        streams[0]["last_stored"]
+            .as_str()
+            .unwrap()
+            .starts_with("20")
+    );
+    assert!(streams[0]["last_stored_after_seconds"].as_f64().unwrap() >= 0.0);
     let human = audit(&["streams", "--db", &store.reader]);
     assert!(stdout(&human).contains("svc@b"), "{}", stdout(&human));
     // Verify without --stream checks every stream, each under its name.

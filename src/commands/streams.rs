@@ -47,6 +47,10 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
             "last_time": time_text(stream.last_time),
             "last_checkpoint": stream.last_checkpoint.map(|(size, at)| serde_json::json!({"size": size, "published": time_text(Some(at))})),
             "retired_before": stream.first_seq.filter(|_| stream.anchor.is_some()),
+            "last_stored": time_text(stream.last_stored),
+            "last_stored_after_seconds": stream.last_stored.zip(stream.last_time).map(|(stored, time)| {
+                stored.duration_since(time).unwrap_or_default().as_secs_f64()
+            }),
             "verifies": report.is_intact(),
             "summary": report.summary(),
         }));
@@ -65,7 +69,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
             };
             writeln!(
                 out,
-                "{}\n  records {}  seq {}..{}  head {}\n  first {}  last {}\n  last checkpoint {}\n  {}: {}",
+                "{}\n  records {}  seq {}..{}  head {}\n  first {}  last {}\n  last stored {} ({} s after its time)\n  last checkpoint {}\n  {}: {}",
                 TerminalSafe(&text("stream")),
                 text("records"),
                 text("first_seq"),
@@ -73,6 +77,10 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
                 &text("head")[..16],
                 text("first_time"),
                 text("last_time"),
+                text("last_stored"),
+                row["last_stored_after_seconds"]
+                    .as_f64()
+                    .map_or("-".into(), |s| format!("{s:.1}")),
                 row["last_checkpoint"]
                     .as_object()
                     .map_or("none published".into(), |c| format!(

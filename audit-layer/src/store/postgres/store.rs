@@ -158,7 +158,7 @@ impl std::fmt::Debug for PgStore {
 /// let s = audit_layer::StreamSummary {
 ///     name: "blog-api@web-1".into(), records: 0, first_seq: None, last_seq: None,
 ///     head: audit_layer::chain::GENESIS, first_time: None, last_time: None,
-///     last_checkpoint: None, anchor: None,
+///     last_checkpoint: None, anchor: None, last_stored: None,
 /// };
 /// assert_eq!(s.records, 0);
 /// ```
@@ -182,6 +182,9 @@ pub struct StreamSummary {
     pub last_checkpoint: Option<(u64, SystemTime)>,
     /// The signed anchor of its last retention, if records were retired.
     pub anchor: Option<String>,
+    /// When its last record was stored: later than the record's time by
+    /// however long it waited (a shipper behind, or a store outage).
+    pub last_stored: Option<SystemTime>,
 }
 
 /// The stream name a writer gets unless told otherwise: `service@host`.
@@ -335,7 +338,8 @@ impl PgStore {
                         (SELECT r.hash FROM audit.records r WHERE r.stream = s.stream AND r.seq = s.last_seq),
                         (SELECT c.size FROM audit.checkpoints c WHERE c.stream = s.stream ORDER BY c.size DESC, c.stored_at DESC LIMIT 1),
                         (SELECT c.stored_at FROM audit.checkpoints c WHERE c.stream = s.stream ORDER BY c.size DESC, c.stored_at DESC LIMIT 1),
-                        (SELECT t.anchor FROM audit.retirements t WHERE t.stream = s.stream ORDER BY t.first_seq DESC LIMIT 1)
+                        (SELECT t.anchor FROM audit.retirements t WHERE t.stream = s.stream ORDER BY t.first_seq DESC LIMIT 1),
+                        (SELECT r.stored_at FROM audit.records r WHERE r.stream = s.stream AND r.seq = s.last_seq)
                  FROM (SELECT stream, count(*) AS records, min(seq) AS first_seq, max(seq) AS last_seq, min(time) AS first_time
                        FROM audit.records GROUP BY stream) s
                  ORDER BY s.stream",
@@ -366,6 +370,7 @@ impl PgStore {
                     .zip(checkpoint_at)
                     .map(|(size, at)| (size.unsigned_abs(), at)),
                 anchor: row.get(9),
+                last_stored: row.get(10),
                 name,
             });
         }

@@ -1,7 +1,8 @@
 //! On the PostgreSQL store, retention keeps what remains verifiable: whole
 //! ranges below a signed anchor, through the one narrow path the owner may
 //! call and the writer may not; signed checkpoints of a stream, kept
-//! outside the store, catch a tail a superuser cut.
+//! outside the store, catch a tail a superuser cut; so do the forward-secure
+//! seals of a writer that stores through `PgSink`.
 
 mod common;
 #[path = "common/pg.rs"]
@@ -9,9 +10,13 @@ mod pg;
 
 use std::path::Path;
 use std::process::Output;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, UNIX_EPOCH};
 
-use audit_layer::{AuditWriter, FindingCode, PgSink, PgStore, Verifier, VerifierKey};
+use audit_layer::{
+    AuditWriter, FindingCode, ForwardSeals, PgSink, PgStore, SealingKey, Verifier, VerifierKey,
+};
 use common::run_audit as audit;
 
 const STREAM: &str = "billing@pay-1";
@@ -224,4 +229,87 @@ fn a_checkpoint_of_a_stream_catches_a_cut_tail() {
         report["finding_counts"]["truncated"].as_u64().is_some(),
         "{report}"
     );
+}
+
+#[test]
+fn forward_seals_of_a_stream_verify_and_catch_a_cut_tail() {
+    const START: u64 = 1_700_000_000;
+    const EPOCH: u64 = 60;
+    let store = pg::Server::shared().fresh_store("seals_store");
+    let dir = tempfile::tempdir().unwrap();
+    let (sealing, verifying) = SealingKey::from_key(
+        [7; 32],
+        UNIX_EPOCH + Duration::from_secs(START),
+        Duration::from_secs(EPOCH),
+    )
+    .unwrap();
+    let key = dir.path().join("writer.sealing");
+    sealing.save(&key).unwrap();
+    let verify_key = dir.path().join("auditor.seal-verify");
+    std::fs::write(&verify_key, verifying.to_string()).unwrap();
+    // The service has no durable disk for its trail, only for its seals.
+    let seals = dir.path().join("seals.jsonl");
+    let now = Arc::new(AtomicU64::new(START + 1));
+    let clock = Arc::clone(&now);
+    let sealer = ForwardSeals::open(&key, &seals)
+        .unwrap()
+        .clock(move || UNIX_EPOCH + Duration::from_secs(clock.load(Ordering::SeqCst)));
+    let sink = PgSink::connect(&store.writer, STREAM).unwrap();
+    let (handle, guard) = AuditWriter::builder()
+        .forward_seals(sealer)
+        .spawn(sink)
+        .unwrap();
+    for event in common::varied_events(10) {
+        handle.submit(event).unwrap();
+    }
+    handle.flush().unwrap();
+    now.store(START + EPOCH + 1, Ordering::SeqCst);
+    for event in common::varied_events(10) {
+        handle.submit(event).unwrap();
+    }
+    handle.flush().unwrap();
+    now.store(START + 2 * EPOCH + 1, Ordering::SeqCst);
+    handle.flush().unwrap();
+    guard.shutdown(Duration::from_secs(10)).unwrap();
+
+    let (key_arg, seals_arg) = (verify_key.to_str().unwrap(), seals.to_str().unwrap());
+    let verify = || {
+        audit(&[
+            "verify",
+            "--db",
+            &store.reader,
+            "--stream",
+            STREAM,
+            "--seal-key",
+            key_arg,
+            "--seals",
+            seals_arg,
+        ])
+    };
+    let sealed = verify();
+    assert_eq!(
+        sealed.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&sealed),
+        stderr(&sealed)
+    );
+    assert!(
+        stdout(&sealed).contains("records up to seq 19 are sealed"),
+        "{}",
+        stdout(&sealed)
+    );
+    let no_seals_file = audit(&["verify", "--db", &store.reader, "--seal-key", key_arg]);
+    assert_eq!(no_seals_file.status.code(), Some(2));
+
+    let mut admin = store.superuser();
+    admin
+        .batch_execute(
+            "SET session_replication_role = replica;
+             DELETE FROM audit.records WHERE seq >= 15;
+             SET session_replication_role = DEFAULT",
+        )
+        .unwrap();
+    let cut = verify();
+    assert_eq!(cut.status.code(), Some(1), "{}", stdout(&cut));
 }
