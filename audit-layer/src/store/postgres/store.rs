@@ -423,7 +423,11 @@ impl PgStore {
         size: u64,
         note: &str,
     ) -> Result<(), PgError> {
-        let size = i64::try_from(size).map_err(|_| PgError::StreamName(stream.into()))?;
+        let size = i64::try_from(size).map_err(|_| PgError::BadRow {
+            stream: stream.into(),
+            seq: i64::MAX,
+            why: format!("a checkpoint of size {size} is beyond what the store holds"),
+        })?;
         self.client
             .execute(
                 "INSERT INTO audit.checkpoints (stream, size, note) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
