@@ -105,6 +105,7 @@ mod write;
 
 #[cfg(feature = "http")]
 pub use capture::http_status;
+pub use proof::merkle;
 pub use read::export;
 pub use record::chain;
 pub use store::sink;

@@ -12,6 +12,8 @@
 //!   checked each line on its own, with `evidence_checks` against
 //!   anchors, checkpoints and seals;
 //! - `report`: its [`Report`](crate::Report), findings and their codes;
+//! - `merkle`: the RFC 6962 Merkle tree over the records, its proofs and
+//!   their checks ([`merkle`](crate::merkle));
 //! - `note`: signed notes (C2SP signed-note);
 //! - `checkpoint`: checkpoints, anchors and retention;
 //! - `forward_seal`: [`ForwardSeals`](crate::ForwardSeals), the writer's
@@ -24,6 +26,7 @@ pub(crate) mod checkpoint;
 pub(crate) mod evidence_checks;
 pub(crate) mod examine;
 pub(crate) mod forward_seal;
+pub mod merkle;
 pub(crate) mod note;
 pub(crate) mod report;
 pub(crate) mod seal;
