@@ -167,7 +167,7 @@ fn split_point(n: u64) -> u64 {
 /// MTH of leaves `[start, end)`, from complete subtrees.
 fn range_hash(nodes: &impl MerkleNodes, start: u64, end: u64) -> Result<Hash, ProofError> {
     let len = end - start;
-    if len.is_power_of_two() && start % len == 0 {
+    if len.is_power_of_two() && start.is_multiple_of(len) {
         return nodes.node(len.trailing_zeros(), start >> len.trailing_zeros());
     }
     let k = split_point(len);
