@@ -173,6 +173,7 @@ fn two_checkpoints_that_disagree_are_equivocation() {
         origin: "example.com/audit/test".into(),
         size: 10,
         head: audit_layer::chain::Hash::of(b"fork"),
+        root: None,
     };
     std::fs::write(fixture.checkpoints.join("fork.note"), forked.sign(&key)).unwrap();
     let report = verify(&fixture, &[&key]);

@@ -121,6 +121,7 @@ fn signed_vectors() -> (audit_layer::SignerKey, String, String) {
         origin: "example.com/audit/vectors".into(),
         size: 4,
         head: hash_of(lines[3]),
+        root: None,
     };
     let anchor = audit_layer::Anchor {
         origin: "example.com/audit/vectors".into(),

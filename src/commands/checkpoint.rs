@@ -68,6 +68,9 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         origin: args.origin.clone().unwrap_or_else(|| key.name().to_owned()),
         size: report.last_seq.map_or(0, |last| last + 1),
         head: report.head.unwrap_or(audit_layer::chain::GENESIS),
+        // The tree's root when the log runs from seq 0; a log cut by
+        // retention gets a checkpoint of the first kind (its head alone).
+        root: report.tree_root,
     };
     let note = checkpoint.sign(&key);
     if let (true, Some(store), Some(stream)) = (args.publish, &mut store, &args.db.stream) {

@@ -238,6 +238,16 @@ fn print_human(
             )?,
             None => writeln!(out, "no signed checkpoint matched")?,
         }
+        let (with_root, first_kind) = (
+            report.checkpoints_with_root,
+            report.checkpoints_of_first_kind,
+        );
+        if with_root + first_kind > 0 {
+            writeln!(
+                out,
+                "checkpoints read: {with_root} with a Merkle tree root, {first_kind} of the first kind (chain head only)"
+            )?;
+        }
         if let Some((first, last)) = report.unanchored {
             writeln!(
                 out,

@@ -2,6 +2,7 @@
 //! log), then linked to the one before, with gaps, duplicates and
 //! reorderings told apart.
 
+use crate::proof::merkle::{self, TreeFrontier};
 use crate::proof::examine::Examined;
 use crate::proof::examine::examine_parallel;
 use crate::proof::report::AnchorStatus;
@@ -169,6 +170,14 @@ pub(crate) struct ChainCheck<'v> {
     pub(crate) checkpoints_compared: usize,
     pub(crate) anchored_through: Option<u64>,
     pub(crate) seal_status: Option<SealStatus>,
+    /// The Merkle tree of the records walked so far, while they run from
+    /// seq 0 in order and unmodified (its root means nothing otherwise).
+    frontier: Option<TreeFrontier>,
+    /// The tree's root at each size a checkpoint names, as the walk saw it.
+    pub(crate) roots: BTreeMap<u64, Hash>,
+    /// Trusted checkpoints compared, by kind: with a tree root, or the
+    /// chain's head alone (the first kind).
+    pub(crate) checkpoint_kinds: (usize, usize),
     visitor: Option<Visitor<'v>>,
     pub(crate) output_error: Option<io::Error>,
 }
@@ -204,6 +213,9 @@ impl<'v> ChainCheck<'v> {
             checkpoints_compared: 0,
             anchored_through: None,
             seal_status: None,
+            frontier: Some(TreeFrontier::new()),
+            roots: BTreeMap::from([(0, merkle::empty_root())]),
+            checkpoint_kinds: (0, 0),
             visitor,
             output_error: None,
         }
@@ -368,12 +380,27 @@ impl<'v> ChainCheck<'v> {
             Link::To(stored_hash)
         };
         self.head = Some(stored_hash);
+        self.grow_tree(seq, stored_hash, modified);
         self.unreadable_since_record = 0;
         if let Some(slot @ None) = self.watched.get_mut(&seq) {
             *slot = Some(stored_hash);
         }
         self.recent[(seq % RECENT as u64) as usize] = Some((seq, stored_hash));
         self.visit(line, Some(seq), segment, offset, raised_before);
+    }
+
+    /// Adds an in-order record to the tree, keeping its root at the sizes
+    /// checkpoints name; anything out of order ends the tree.
+    fn grow_tree(&mut self, seq: u64, hash: Hash, modified: bool) {
+        let Some(frontier) = &mut self.frontier else { return };
+        if modified || seq != frontier.size() {
+            self.frontier = None;
+            return;
+        }
+        frontier.push(merkle::record_leaf(&hash));
+        if self.watched.contains_key(&seq) {
+            self.roots.insert(seq + 1, frontier.root());
+        }
     }
 
     /// Records the seqs `start..end` as absent, until a later record fills them.
@@ -582,6 +609,13 @@ impl<'v> ChainCheck<'v> {
             anchored_through: self.anchored_through,
             unanchored,
             seals: self.seal_status,
+            tree_root: self
+                .frontier
+                .as_ref()
+                .filter(|f| self.raised == 0 && Some(f.size()) == self.last_seq.map(|l| l + 1))
+                .map(TreeFrontier::root),
+            checkpoints_with_root: self.checkpoint_kinds.0,
+            checkpoints_of_first_kind: self.checkpoint_kinds.1,
         }
     }
 }

@@ -2,18 +2,21 @@
 //! that lets a verifier see a truncated tail or a re-written history.
 //!
 //! A **checkpoint** is a C2SP `tlog-checkpoint` signed note: origin, size
-//! (records), and in the third line the chain's head (the hash of the
-//! record with seq `size - 1`, base64) where a Merkle log puts its tree
-//! root. An **anchor** says where a log cut by retention now begins: its
-//! first seq and the hash that record links to.
+//! (records), the root of the RFC 6962 Merkle tree over the records (base64)
+//! on the third line, and the chain's head (the hash of the record with seq
+//! `size - 1`) on an extension line. Checkpoints of the first kind (format
+//! 1, before the tree) carried the chain's head on the third line and have
+//! no extension line; they are still read. An **anchor** says where a log
+//! cut by retention now begins: its first seq and the hash that record
+//! links to.
 //!
 //! ```text
 //! example.com/audit/billing        example.com/audit/billing
 //! 41273                            audit-layer anchor
-//! 7kT0...base64 head...=           41273
-//!                                  Qm9...base64 prev...=
-//! — example.com/audit/billing ...
-//!                                  — example.com/audit/billing ...
+//! CsUY...base64 tree root...=      41273
+//! audit-layer-chain 7kT0...=       Qm9...base64 prev...=
+//!
+//! — example.com/audit/billing ...  — example.com/audit/billing ...
 //! ```
 
 use std::fs::DirBuilder;
@@ -30,6 +33,8 @@ use crate::record::anchor::Anchor;
 use crate::record::chain::Hash;
 
 const ANCHOR_LINE: &str = "audit-layer anchor";
+/// The extension line of a checkpoint with a tree root: the chain's head.
+const CHAIN_LINE: &str = "audit-layer-chain ";
 
 /// Why a checkpoint or anchor was refused.
 ///
@@ -64,7 +69,12 @@ fn decode_hash(line: &str) -> Option<Hash> {
 /// use audit_layer::chain::GENESIS;
 ///
 /// let key = SignerKey::generate("example.com/audit/billing")?;
-/// let checkpoint = Checkpoint { origin: "example.com/audit/billing".into(), size: 0, head: GENESIS };
+/// let checkpoint = Checkpoint {
+///     origin: "example.com/audit/billing".into(),
+///     size: 0,
+///     head: GENESIS,
+///     root: Some(audit_layer::merkle::empty_root()),
+/// };
 /// let note = checkpoint.sign(&key);
 /// let (opened, signed_by) = Checkpoint::open(&note, &[key.verifier()])?;
 /// assert_eq!((opened, signed_by.as_str()), (checkpoint, "example.com/audit/billing"));
@@ -78,25 +88,46 @@ pub struct Checkpoint {
     pub size: u64,
     /// The hash of the record with seq `size - 1` ([`GENESIS`](crate::record::chain::GENESIS) for size 0).
     pub head: Hash,
+    /// The root of the Merkle tree of the first `size` records
+    /// ([`merkle`](crate::merkle)); `None` in a checkpoint of the first
+    /// kind, which named the chain's head alone.
+    pub root: Option<Hash>,
 }
 
 impl Checkpoint {
-    /// The note text: origin, size, base64 head, each on its own line.
+    /// The note text: origin, size, base64 tree root, and the extension
+    /// line `audit-layer-chain <base64 head>`; for a checkpoint without a
+    /// root, origin, size and base64 head.
     ///
     /// # Examples
     ///
     /// ```
     /// use audit_layer::Checkpoint;
-    /// let c = Checkpoint { origin: "o".into(), size: 3, head: audit_layer::chain::GENESIS };
-    /// assert_eq!(c.text(), "o\n3\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n");
+    /// use audit_layer::chain::GENESIS;
+    /// let old = Checkpoint { origin: "o".into(), size: 3, head: GENESIS, root: None };
+    /// assert_eq!(old.text(), "o\n3\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n");
+    /// let new = Checkpoint { root: Some(GENESIS), ..old };
+    /// assert_eq!(
+    ///     new.text(),
+    ///     "o\n3\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\naudit-layer-chain AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+    /// );
     /// ```
     pub fn text(&self) -> String {
-        format!(
-            "{}\n{}\n{}\n",
-            self.origin,
-            self.size,
-            STANDARD.encode(self.head.as_bytes())
-        )
+        match &self.root {
+            Some(root) => format!(
+                "{}\n{}\n{}\n{CHAIN_LINE}{}\n",
+                self.origin,
+                self.size,
+                STANDARD.encode(root.as_bytes()),
+                STANDARD.encode(self.head.as_bytes())
+            ),
+            None => format!(
+                "{}\n{}\n{}\n",
+                self.origin,
+                self.size,
+                STANDARD.encode(self.head.as_bytes())
+            ),
+        }
     }
 
     /// The signed note.
@@ -131,15 +162,34 @@ impl Checkpoint {
         let size: u64 = size
             .parse()
             .map_err(|_| CheckpointError::NotA("a checkpoint"))?;
-        let head = decode_hash(head).ok_or(CheckpointError::NotA("a checkpoint"))?;
+        let third = decode_hash(head).ok_or(CheckpointError::NotA("a checkpoint"))?;
         if origin.is_empty() || (size.to_string() != lines_second(&text)) {
             return Err(CheckpointError::NotA("a checkpoint"));
         }
+        // Extension lines other than ours are opaque (tlog-checkpoint); an
+        // empty one is not allowed.
+        let mut chain = None;
+        for extension in lines {
+            if extension.is_empty() {
+                return Err(CheckpointError::NotA("a checkpoint"));
+            }
+            if let Some(value) = extension.strip_prefix(CHAIN_LINE) {
+                if chain.is_some() {
+                    return Err(CheckpointError::NotA("a checkpoint"));
+                }
+                chain = Some(decode_hash(value).ok_or(CheckpointError::NotA("a checkpoint"))?);
+            }
+        }
+        let (head, root) = match chain {
+            Some(head) => (head, Some(third)),
+            None => (third, None),
+        };
         Ok((
             Checkpoint {
                 origin: origin.to_owned(),
                 size,
                 head,
+                root,
             },
             signed_by,
         ))

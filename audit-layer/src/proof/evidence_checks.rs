@@ -174,7 +174,8 @@ impl<'v> ChainCheck<'v> {
             let disagrees = trusted[..index].iter().any(|(_, earlier)| {
                 earlier.origin == checkpoint.origin
                     && earlier.size == checkpoint.size
-                    && earlier.head != checkpoint.head
+                    && (earlier.head != checkpoint.head
+                        || matches!((earlier.root, checkpoint.root), (Some(a), Some(b)) if a != b))
             });
             if disagrees {
                 self.report(
@@ -195,7 +196,7 @@ impl<'v> ChainCheck<'v> {
                 HeadAt::Known(hash) => Some(hash == Some(checkpoint.head)),
                 HeadAt::Deleted => None,
                 HeadAt::Beyond(now) => {
-                    self.checkpoints_compared += 1;
+                    self.count_kind(&checkpoint);
                     self.report(
                         FindingCode::Truncated,
                         size.checked_sub(1),
@@ -209,9 +210,26 @@ impl<'v> ChainCheck<'v> {
                 }
             };
             if vouched.is_some() {
-                self.checkpoints_compared += 1;
+                self.count_kind(&checkpoint);
             }
+            // A checkpoint with a tree root: the log's tree at its size must
+            // have that root, which holds only if the log then extends it.
+            let root_differs = match (checkpoint.root, self.roots.get(&size)) {
+                (Some(signed), Some(walked)) => signed != *walked,
+                _ => false,
+            };
             match vouched {
+                Some(true) if root_differs => self.report(
+                    FindingCode::Rechained,
+                    size.checked_sub(1),
+                    Some(source),
+                    0,
+                    format!(
+                        "a signed checkpoint at size {size} names tree root {}, and the log's tree there has root {}: the log is not the one that was signed",
+                        checkpoint.root.map(|r| r.to_string()).unwrap_or_default(),
+                        self.roots.get(&size).map(|r| r.to_string()).unwrap_or_default()
+                    ),
+                ),
                 Some(true) => {
                     self.checkpoints_matched += 1;
                     self.anchored_through = Some(self.anchored_through.map_or(size, |s| s.max(size)));
@@ -229,6 +247,14 @@ impl<'v> ChainCheck<'v> {
                 // Deleted by retention before the anchor: nothing left to compare.
                 None => {}
             }
+        }
+    }
+
+    fn count_kind(&mut self, checkpoint: &Checkpoint) {
+        self.checkpoints_compared += 1;
+        match checkpoint.root {
+            Some(_) => self.checkpoint_kinds.0 += 1,
+            None => self.checkpoint_kinds.1 += 1,
         }
     }
 

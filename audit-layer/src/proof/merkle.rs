@@ -459,6 +459,81 @@ fn consistency_proof_len(old: u64, new: u64) -> usize {
     usize::from(!old.is_power_of_two()) + (inner - shared) as usize + border as usize
 }
 
+/// The right edge of a growing tree: the roots of its largest complete
+/// subtrees, enough for its root at every size it passes, in memory that
+/// grows as `log2` of its size. What the verifier keeps while it walks a log.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::merkle::{MemoryTree, TreeFrontier, leaf_hash, root};
+/// let (mut frontier, mut tree) = (TreeFrontier::new(), MemoryTree::new());
+/// for n in 0..13u8 {
+///     frontier.push(leaf_hash(&[n]));
+///     tree.push(leaf_hash(&[n]));
+///     assert_eq!(frontier.root(), root(&tree, tree.size())?);
+/// }
+/// # Ok::<(), audit_layer::merkle::ProofError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TreeFrontier {
+    size: u64,
+    /// Roots of the complete subtrees the size decomposes into, largest first.
+    subtrees: Vec<Hash>,
+}
+
+impl TreeFrontier {
+    /// The frontier of the empty tree.
+    ///
+    /// # Examples
+    ///
+    /// See [`TreeFrontier`].
+    pub fn new() -> Self {
+        TreeFrontier::default()
+    }
+
+    /// Appends a leaf.
+    ///
+    /// # Examples
+    ///
+    /// See [`TreeFrontier`].
+    pub fn push(&mut self, leaf: Hash) {
+        let mut hash = leaf;
+        let mut size = self.size;
+        while size & 1 == 1 {
+            let left = self.subtrees.pop().expect("one subtree per set bit of the size");
+            hash = node_hash(&left, &hash);
+            size >>= 1;
+        }
+        self.subtrees.push(hash);
+        self.size += 1;
+    }
+
+    /// How many leaves.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(audit_layer::merkle::TreeFrontier::new().size(), 0);
+    /// ```
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The root at the current size.
+    ///
+    /// # Examples
+    ///
+    /// See [`TreeFrontier`].
+    pub fn root(&self) -> Hash {
+        let mut subtrees = self.subtrees.iter().rev();
+        match subtrees.next() {
+            None => empty_root(),
+            Some(last) => subtrees.fold(*last, |right, left| node_hash(left, &right)),
+        }
+    }
+}
+
 /// A tree kept in memory: every complete subtree's hash, level by level.
 /// For tests and small logs; a log's tree on disk is kept as tiles.
 ///

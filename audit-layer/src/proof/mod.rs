@@ -14,6 +14,7 @@
 //! - `report`: its [`Report`](crate::Report), findings and their codes;
 //! - `merkle`: the RFC 6962 Merkle tree over the records, its proofs and
 //!   their checks ([`merkle`](crate::merkle));
+//! - `tiles`: that tree on disk beside the segments, as C2SP `tlog-tiles`;
 //! - `note`: signed notes (C2SP signed-note);
 //! - `checkpoint`: checkpoints, anchors and retention;
 //! - `forward_seal`: [`ForwardSeals`](crate::ForwardSeals), the writer's
@@ -30,6 +31,7 @@ pub mod merkle;
 pub(crate) mod note;
 pub(crate) mod report;
 pub(crate) mod seal;
+pub(crate) mod tiles;
 #[cfg(feature = "postgres")]
 pub(crate) mod stored_stream;
 pub(crate) mod verify;

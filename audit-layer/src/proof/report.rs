@@ -272,6 +272,14 @@ pub struct Report {
     pub unanchored: Option<(u64, u64)>,
     /// What the forward-secure seals showed, when they were checked.
     pub seals: Option<SealStatus>,
+    /// The root of the RFC 6962 Merkle tree of the log's records, when the
+    /// log runs from seq 0 and has no finding ([`merkle`](crate::merkle)).
+    pub tree_root: Option<Hash>,
+    /// Trusted checkpoints compared that carry a tree root.
+    pub checkpoints_with_root: usize,
+    /// Trusted checkpoints compared of the first kind (the chain's head on
+    /// their third line, no tree root).
+    pub checkpoints_of_first_kind: usize,
 }
 
 /// What checking a log's forward-secure seals showed, beside the findings.

@@ -121,7 +121,7 @@ impl<'a> Verifier<'a> {
     /// use audit_layer::{Checkpoint, SignerKey, Verifier};
     /// let key = SignerKey::generate("example.com/log")?;
     /// let kept = tempfile::tempdir()?;
-    /// let note = Checkpoint { origin: "example.com/log".into(), size: 0, head: audit_layer::chain::GENESIS }.sign(&key);
+    /// let note = Checkpoint { origin: "example.com/log".into(), size: 0, head: audit_layer::chain::GENESIS, root: Some(audit_layer::merkle::empty_root()) }.sign(&key);
     /// std::fs::write(kept.path().join("cp.note"), note)?;
     /// let report = Verifier::new().trust(key.verifier()).checkpoints_from(kept.path())?.verify_bytes(b"");
     /// assert_eq!(report.checkpoints_matched, 1);
@@ -249,7 +249,7 @@ impl<'a> Verifier<'a> {
     /// ```
     /// use audit_layer::{Checkpoint, SignerKey, Verifier};
     /// let key = SignerKey::generate("example.com/log")?;
-    /// let note = Checkpoint { origin: "example.com/log".into(), size: 0, head: audit_layer::chain::GENESIS }.sign(&key);
+    /// let note = Checkpoint { origin: "example.com/log".into(), size: 0, head: audit_layer::chain::GENESIS, root: Some(audit_layer::merkle::empty_root()) }.sign(&key);
     /// let report = Verifier::new().trust(key.verifier()).checkpoint("kept-elsewhere.note", note).verify_bytes(b"");
     /// assert!(report.is_intact());
     /// # Ok::<(), audit_layer::NoteError>(())

@@ -15,7 +15,6 @@
 //!
 //! May use: `record`.
 
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) mod follow;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;

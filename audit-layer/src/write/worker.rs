@@ -17,6 +17,8 @@ use serde_json::json;
 
 use crate::proof::checkpoint::{Checkpoint, Checkpoints, RetentionPolicy};
 use crate::proof::forward_seal::ForwardSeals;
+use crate::proof::merkle;
+use crate::proof::tiles::TileTree;
 use crate::record::anchor::Anchor;
 use crate::record::chain::ChainHead;
 use crate::record::encode::{encode_body, seal_line};
@@ -61,6 +63,18 @@ pub(crate) struct Worker<S: Sink> {
     pub(crate) forward_seals: Option<ForwardSeals>,
     /// The head as of the last successful sync: what a seal may vouch for.
     pub(crate) synced: ChainHead,
+    /// The Merkle tree of the records, as tiles beside them, for a sink
+    /// that keeps files; `None` without one, or while it cannot be kept
+    /// (it is rebuilt from the records when the writer next starts).
+    pub(crate) tree: Option<TileTree>,
+}
+
+/// The tree of a sink's records at `size`, when the sink keeps one on disk.
+pub(crate) fn open_tree<S: Sink>(sink: &S, size: u64) -> io::Result<TileTree> {
+    let dir = sink
+        .tree_dir()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "this sink keeps no tree"))?;
+    TileTree::open(dir, size)
 }
 
 pub(crate) enum Committed {
@@ -220,11 +234,24 @@ impl<S: Sink> Worker<S> {
         if self.unsynced && self.sync_now().is_some() {
             return;
         }
+        // The tree's root at this size, with its partial tiles written so
+        // that a static server can serve proofs to it (tlog-tiles).
+        let root = match &self.tree {
+            Some(tree) if tree.size() == self.head.next_seq => match tree.write_partial_tiles() {
+                Ok(()) => Some(tree.root()),
+                Err(error) => {
+                    self.shared.note_error(&error);
+                    None
+                }
+            },
+            _ => None,
+        };
         let checkpoints = self.checkpoints.as_mut().expect("checked above");
         let checkpoint = Checkpoint {
             origin: checkpoints.origin.clone(),
             size: self.head.next_seq,
             head: self.head.prev,
+            root,
         };
         let note = checkpoint.sign(&checkpoints.key);
         match checkpoints.destination.publish(
@@ -376,6 +403,7 @@ impl<S: Sink> Worker<S> {
             let (head, notes) = self.encode(&batch);
             let error = match self.sink.append(&Batch::new(&self.buf, &self.records)) {
                 Ok(()) => {
+                    self.grow_tree();
                     self.head = head;
                     self.unsynced = true;
                     self.trouble = None;
@@ -466,11 +494,34 @@ impl<S: Sink> Worker<S> {
         matches!(self.durability, Durability::Interval(interval) if self.last_sync.elapsed() >= interval)
     }
 
-    /// After a failed append, learns from the sink where its chain really ends.
+    /// After a failed append, learns from the sink where its chain really
+    /// ends, and takes its tree back to that size.
     fn resync_head(&mut self) {
         match self.sink.recover() {
-            Ok(Recovery { head, .. }) => self.head = head,
+            Ok(Recovery { head, .. }) => {
+                self.head = head;
+                if self.sink.tree_dir().is_some() {
+                    self.tree = open_tree(&self.sink, head.next_seq)
+                        .map_err(|error| self.shared.note_error(&error))
+                        .ok();
+                }
+            }
             Err(error) => self.shared.note_error(&error),
+        }
+    }
+
+    /// Adds the records just stored to the tree. Tiles are derived data: if
+    /// one cannot be written, the tree is dropped until the writer restarts
+    /// and rebuilds it from the records, and checkpoints carry the chain
+    /// head alone meanwhile.
+    fn grow_tree(&mut self) {
+        let Some(tree) = &mut self.tree else { return };
+        for record in &self.records {
+            if let Err(error) = tree.push(merkle::record_leaf(&record.hash)) {
+                self.shared.note_error(&error);
+                self.tree = None;
+                return;
+            }
         }
     }
 }

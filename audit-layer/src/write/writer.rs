@@ -291,6 +291,7 @@ impl WriterBuilder {
             privacy.check()?;
         }
         let recovery = sink.recover()?;
+        let tree = crate::write::worker::open_tree(&sink, recovery.head.next_seq);
         let (sender, receiver) = crossbeam_channel::bounded(self.queue_capacity);
         let shared = Arc::new(Shared::new(recovery.head.next_seq));
         // A rendezvous between the stages: the encoder hands a batch over
@@ -327,6 +328,15 @@ impl WriterBuilder {
             forward_seals: self.forward_seals,
             synced: recovery.head,
             checkpointed: (0, Instant::now()),
+            tree: match tree {
+                Ok(tree) => Some(tree),
+                Err(error) if error.kind() == io::ErrorKind::Unsupported => None,
+                // Written again from the records when the writer next starts.
+                Err(error) => {
+                    shared.note_error(&error);
+                    None
+                }
+            },
         };
         let repairs = recovery.repairs;
         let encoding = std::thread::Builder::new()

@@ -429,6 +429,10 @@ impl Sink for FileSink {
         }
     }
 
+    fn tree_dir(&self) -> Option<&Path> {
+        Some(&self.dir)
+    }
+
     fn segments(&mut self) -> io::Result<Vec<SegmentSummary>> {
         let current = self.current.as_ref().map(|s| s.path.clone());
         let mut summaries = Vec::new();

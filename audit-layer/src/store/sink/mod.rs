@@ -95,6 +95,23 @@ pub trait Sink: Send + 'static {
         Ok(Vec::new())
     }
 
+    /// The directory where the log's Merkle tree is kept as tiles beside
+    /// the records (`tile/`), for sinks that store files; the writer keeps
+    /// the tree there. The default, `None`, keeps no tree on disk.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use audit_layer::sink::Sink;
+    /// let dir = tempfile::tempdir()?;
+    /// let sink = audit_layer::FileSink::open(dir.path())?;
+    /// assert_eq!(sink.tree_dir(), Some(dir.path()));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn tree_dir(&self) -> Option<&std::path::Path> {
+        None
+    }
+
     /// Stores the signed `anchor` note, then deletes every sealed segment
     /// whose records all precede `anchor.first_seq`.
     ///

@@ -1,0 +1,416 @@
+//! The log's Merkle tree on disk, as C2SP `tlog-tiles` hash tiles beside
+//! the segments: `tile/<L>/<N>` holds 256 hashes (8,192 bytes) of tree level
+//! `8·L`, `tile/<L>/<N>.p/<W>` the first `W` of a tile not yet full.
+//! Level-0 hashes are the records' leaves (`merkle::record_leaf`).
+//!
+//! Tiles are derived from the records, so they are written after them and
+//! rebuilt from them: on opening, tiles beyond the stored records are
+//! removed, the newest full tile of each level is checked against what it
+//! is made of, and missing ones are written again. A static web server can
+//! serve the `tile/` directory as is.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::proof::merkle::{self, MerkleNodes, ProofError};
+use crate::record::chain::{self, Hash};
+use crate::store::follow::Follower;
+use crate::store::safe_open::{self, OpenDir};
+
+/// Hashes in a full tile.
+pub(crate) const TILE_WIDTH: u64 = 256;
+/// Tree levels a tile spans.
+const TILE_HEIGHT: u32 = 8;
+/// Tiles rebuilt per pass over the segments (a million leaves).
+const REBUILD_TILES: u64 = 4096;
+/// The directory of tiles in a log directory.
+pub(crate) const TILE_DIR: &str = "tile";
+
+/// The path of a tile under `tile/`, as `tlog-tiles` spells it: the level,
+/// then the index in 3-digit groups, all but the last prefixed with `x`,
+/// then `.p/<W>` for a partial tile.
+///
+/// ```text
+/// tile_path(0, 1234067, None)      == ["0", "x001", "x234", "067"]
+/// tile_path(1, 5, Some(17))        == ["1", "005.p", "17"]
+/// ```
+pub(crate) fn tile_path(level: u32, index: u64, partial_width: Option<u64>) -> Vec<String> {
+    let mut groups = Vec::new();
+    let mut rest = index;
+    loop {
+        groups.push(rest % 1000);
+        rest /= 1000;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut parts = vec![level.to_string()];
+    let last = groups.len() - 1;
+    for (at, group) in groups.iter().rev().enumerate() {
+        if at < last {
+            parts.push(format!("x{group:03}"));
+        } else {
+            match partial_width {
+                Some(_) => parts.push(format!("{group:03}.p")),
+                None => parts.push(format!("{group:03}")),
+            }
+        }
+    }
+    if let Some(width) = partial_width {
+        parts.push(width.to_string());
+    }
+    parts
+}
+
+/// The root of `2^k` hashes (a complete subtree).
+fn perfect_root(hashes: &[Hash]) -> Hash {
+    debug_assert!(hashes.len().is_power_of_two());
+    let mut level: Vec<Hash> = hashes.to_vec();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| merkle::node_hash(&pair[0], &pair[1]))
+            .collect();
+    }
+    level[0]
+}
+
+fn encode(hashes: &[Hash]) -> Vec<u8> {
+    hashes.iter().flat_map(|h| h.as_bytes().to_vec()).collect()
+}
+
+fn decode(bytes: &[u8]) -> Vec<Hash> {
+    bytes
+        .chunks_exact(32)
+        .map(|chunk| Hash::from_bytes(chunk.try_into().expect("32 bytes")))
+        .collect()
+}
+
+/// The leaves of records `[from, to)` of the log in `dir`, read from its
+/// segments.
+pub(crate) fn segment_leaves(dir: &Path, from: u64, to: u64) -> io::Result<Vec<Hash>> {
+    let mut leaves = Vec::with_capacity((to - from) as usize);
+    if from >= to {
+        return Ok(leaves);
+    }
+    let mut follower = Follower::at_segment_of(dir, from)?;
+    let mut failure = None;
+    follower.read_available(|line| {
+        match chain::frame(line) {
+            Ok(view) if view.seq < from => {}
+            Ok(view) if view.seq == from + leaves.len() as u64 => {
+                leaves.push(merkle::record_leaf(&view.stored_hash));
+            }
+            Ok(view) => failure = Some(format!("found seq {} where seq {} belongs", view.seq, from + leaves.len() as u64)),
+            Err(error) => failure = Some(format!("a line is not a record: {}", error.0)),
+        }
+        failure.is_none() && (from + (leaves.len() as u64)) < to
+    })?;
+    if let Some(why) = failure {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, why));
+    }
+    if (leaves.len() as u64) < to - from {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!(
+                "the segments hold records up to seq {}, not {}",
+                from + leaves.len() as u64,
+                to - 1
+            ),
+        ));
+    }
+    Ok(leaves)
+}
+
+/// The tiles of one log directory.
+#[derive(Debug)]
+pub(crate) struct TileFiles {
+    log: PathBuf,
+}
+
+impl TileFiles {
+    pub(crate) fn new(log: &Path) -> TileFiles {
+        TileFiles { log: log.to_owned() }
+    }
+
+    fn path(&self, level: u32, index: u64, width: Option<u64>) -> PathBuf {
+        let mut path = self.log.join(TILE_DIR);
+        for part in tile_path(level, index, width) {
+            path.push(part);
+        }
+        path
+    }
+
+    /// A full tile, if it is stored whole.
+    pub(crate) fn read_full(&self, level: u32, index: u64) -> io::Result<Option<Vec<Hash>>> {
+        let path = self.path(level, index, None);
+        let mut file = match safe_open::open_for_reading(&path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let mut bytes = Vec::with_capacity((TILE_WIDTH * 32) as usize);
+        Read::by_ref(&mut file).take(TILE_WIDTH * 32 + 1).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 != TILE_WIDTH * 32 {
+            return Ok(None);
+        }
+        Ok(Some(decode(&bytes)))
+    }
+
+    /// Writes a tile (full, or the first `hashes.len()` of one) durably,
+    /// creating its directories without following links.
+    fn write(&self, level: u32, index: u64, hashes: &[Hash], partial: bool) -> io::Result<()> {
+        let parts = tile_path(level, index, partial.then_some(hashes.len() as u64));
+        let root = OpenDir::open(&self.log)?;
+        let mut dir = root.subdir(TILE_DIR)?;
+        for part in &parts[..parts.len() - 1] {
+            dir = dir.subdir(part)?;
+        }
+        let name = &parts[parts.len() - 1];
+        let file_path = self.path(level, index, partial.then_some(hashes.len() as u64));
+        let mut file = match dir.create_new(name) {
+            Ok(file) => file,
+            // Left by an earlier run (a partial tile of the same width, or
+            // a full tile the repair is writing again): replaced whole.
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+                fs::remove_file(&file_path)?;
+                dir.create_new(name)?
+            }
+            Err(error) => return Err(error),
+        };
+        file.write_all(&encode(hashes))?;
+        file.sync_data()?;
+        dir.as_file().sync_all()
+    }
+
+    /// Removes the tiles of `level` from `index` on (full ones, and every
+    /// partial one): what a tree of fewer records does not have.
+    fn remove_from(&self, level: u32, index: u64) -> io::Result<()> {
+        let level_dir = self.log.join(TILE_DIR).join(level.to_string());
+        if !level_dir.is_dir() {
+            return Ok(());
+        }
+        let mut stale = Vec::new();
+        collect_tiles(&level_dir, &mut Vec::new(), &mut stale)?;
+        for (tile_index, partial, path) in stale {
+            if partial || tile_index >= index {
+                if path.is_dir() {
+                    fs::remove_dir_all(&path)?;
+                } else {
+                    fs::remove_file(&path)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every tile file (and partial-tile directory) under a level directory,
+/// with its index and whether it is partial.
+fn collect_tiles(
+    dir: &Path,
+    prefix: &mut Vec<u64>,
+    found: &mut Vec<(u64, bool, PathBuf)>,
+) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let kind = entry.file_type()?;
+        let index_of = |prefix: &[u64], last: u64| prefix.iter().fold(0u64, |n, g| n * 1000 + g) * 1000 + last;
+        if let Some(group) = name.strip_prefix('x').and_then(|g| g.parse::<u64>().ok())
+            && kind.is_dir()
+        {
+            prefix.push(group);
+            collect_tiles(&entry.path(), prefix, found)?;
+            prefix.pop();
+        } else if let Some(group) = name.strip_suffix(".p").and_then(|g| g.parse::<u64>().ok()) {
+            found.push((index_of(prefix, group), true, entry.path()));
+        } else if let Ok(group) = name.parse::<u64>() {
+            found.push((index_of(prefix, group), false, entry.path()));
+        }
+    }
+    Ok(())
+}
+
+/// The tree of a log directory: full tiles on disk, and for each level the
+/// hashes of its tile not yet full.
+#[derive(Debug)]
+pub(crate) struct TileTree {
+    files: TileFiles,
+    size: u64,
+    /// Per level, the hashes of the incomplete tile (fewer than 256).
+    partial: Vec<Vec<Hash>>,
+}
+
+/// How many hashes of tile level `level` a tree of `size` leaves completes.
+fn level_count(size: u64, level: u32) -> u64 {
+    size.checked_shr(TILE_HEIGHT * level).unwrap_or(0)
+}
+
+impl TileTree {
+    /// The tree of the first `size` records of the log in `dir`: tiles
+    /// beyond it removed, the newest full tile of each level checked, the
+    /// missing ones written, from the segments where need be.
+    pub(crate) fn open(dir: &Path, size: u64) -> io::Result<TileTree> {
+        let mut tree = TileTree {
+            files: TileFiles::new(dir),
+            size,
+            partial: Vec::new(),
+        };
+        let mut level = 0;
+        loop {
+            let count = level_count(size, level);
+            let full = count / TILE_WIDTH;
+            tree.files.remove_from(level, full)?;
+            if count == 0 {
+                break;
+            }
+            // Tiles are written in order: the missing ones are the newest.
+            let mut first_missing = full;
+            while first_missing > 0 && tree.files.read_full(level, first_missing - 1)?.is_none() {
+                first_missing -= 1;
+            }
+            // The newest stored one must be what its records make (a crash
+            // may have left it half written); else it is written again.
+            while first_missing > 0 {
+                let index = first_missing - 1;
+                let expected =
+                    tree.hashes_at(level, index * TILE_WIDTH, (index + 1) * TILE_WIDTH)?;
+                if tree.files.read_full(level, index)?.as_ref() == Some(&expected) {
+                    break;
+                }
+                first_missing -= 1;
+            }
+            // Rebuilt a bounded run of tiles at a time.
+            let mut index = first_missing;
+            while index < full {
+                let end = (index + REBUILD_TILES).min(full);
+                let hashes = tree.hashes_at(level, index * TILE_WIDTH, end * TILE_WIDTH)?;
+                for (offset, tile) in hashes.chunks(TILE_WIDTH as usize).enumerate() {
+                    tree.files.write(level, index + offset as u64, tile, false)?;
+                }
+                index = end;
+            }
+            let partial = tree.hashes_at(level, full * TILE_WIDTH, count)?;
+            tree.partial.push(partial);
+            level += 1;
+        }
+        Ok(tree)
+    }
+
+    /// The hashes `[from, to)` of tile level `level`: leaves for level 0,
+    /// else the roots of full tiles of the level below.
+    fn hashes_at(&self, level: u32, from: u64, to: u64) -> io::Result<Vec<Hash>> {
+        if level == 0 {
+            return segment_leaves(&self.files.log, from, to);
+        }
+        (from..to)
+            .map(|index| {
+                let tile = match self.files.read_full(level - 1, index)? {
+                    Some(tile) => tile,
+                    None => self.hashes_at(level - 1, index * TILE_WIDTH, (index + 1) * TILE_WIDTH)?,
+                };
+                Ok(perfect_root(&tile))
+            })
+            .collect()
+    }
+
+    /// How many records it covers.
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Adds the next record's leaf, writing every tile it completes.
+    pub(crate) fn push(&mut self, leaf: Hash) -> io::Result<()> {
+        let mut level = 0usize;
+        let mut hash = leaf;
+        loop {
+            if self.partial.len() == level {
+                self.partial.push(Vec::new());
+            }
+            self.partial[level].push(hash);
+            if self.partial[level].len() as u64 != TILE_WIDTH {
+                break;
+            }
+            let index = level_count(self.size + 1, level as u32) / TILE_WIDTH - 1;
+            self.files.write(level as u32, index, &self.partial[level], false)?;
+            hash = perfect_root(&self.partial[level]);
+            self.partial[level].clear();
+            level += 1;
+        }
+        self.size += 1;
+        Ok(())
+    }
+
+    /// Writes the partial tiles of the current size, as `tlog-tiles` asks
+    /// for every size a checkpoint names.
+    pub(crate) fn write_partial_tiles(&self) -> io::Result<()> {
+        for (level, hashes) in self.partial.iter().enumerate() {
+            if !hashes.is_empty() {
+                let index = level_count(self.size, level as u32) / TILE_WIDTH;
+                self.files.write(level as u32, index, hashes, true)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The root of the tree at its size.
+    pub(crate) fn root(&self) -> Hash {
+        // The complete subtrees of the size, largest (leftmost) first, then
+        // folded from the right as RFC 6962's MTH splits.
+        let mut subtrees = Vec::new();
+        for hashes in self.partial.iter().rev() {
+            let mut at = 0;
+            let mut left = hashes.len();
+            while left > 0 {
+                let take = 1 << (usize::BITS - 1 - left.leading_zeros());
+                subtrees.push(perfect_root(&hashes[at..at + take]));
+                at += take;
+                left -= take;
+            }
+        }
+        match subtrees.pop() {
+            None => merkle::empty_root(),
+            Some(mut root) => {
+                while let Some(left) = subtrees.pop() {
+                    root = merkle::node_hash(&left, &root);
+                }
+                root
+            }
+        }
+    }
+}
+
+impl MerkleNodes for TileTree {
+    fn node(&self, level: u32, index: u64) -> Result<Hash, ProofError> {
+        let missing = |why: String| ProofError::MissingNode {
+            start: index << level,
+            count: 1 << level,
+            why,
+        };
+        let (tile_level, height) = (level / TILE_HEIGHT, level % TILE_HEIGHT);
+        let first = index << height;
+        let tile = first / TILE_WIDTH;
+        let full = level_count(self.size, tile_level) / TILE_WIDTH;
+        let hashes = if tile < full {
+            self.files
+                .read_full(tile_level, tile)
+                .map_err(|e| missing(e.to_string()))?
+                .ok_or_else(|| missing(format!("tile {tile_level}/{tile} is missing")))?
+        } else if tile == full {
+            self.partial
+                .get(tile_level as usize)
+                .cloned()
+                .ok_or_else(|| missing("beyond the tree".into()))?
+        } else {
+            return Err(missing("beyond the tree".into()));
+        };
+        let at = (first % TILE_WIDTH) as usize;
+        let wanted = 1usize << height;
+        hashes
+            .get(at..at + wanted)
+            .map(perfect_root)
+            .ok_or_else(|| missing("beyond the tree".into()))
+    }
+}
