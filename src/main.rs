@@ -33,6 +33,8 @@ enum Command {
     Checkpoint(commands::checkpoint::Args),
     /// The pseudonyms of values, to look a person up in a pseudonymised log.
     Pseudonym(commands::pseudonym::Args),
+    /// A Merkle proof: a record is in the log (--seq), or a smaller tree is a prefix of a larger (--from, --to).
+    Prove(commands::prove::Args),
     /// The PostgreSQL store: install it (`db init`), retire old records (`db retire`).
     Db(commands::db::Args),
     /// Copy a live file log into the PostgreSQL store, verifying as it goes.
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
         Command::Checkpoint(args) => commands::checkpoint::run(&args),
         Command::Pseudonym(args) => commands::pseudonym::run(&args),
         Command::Db(args) => commands::db::run(&args),
+        Command::Prove(args) => commands::prove::run(&args),
         Command::Ship(args) => commands::ship::run(&args),
         Command::Streams(args) => commands::streams::run(&args),
     };

@@ -128,13 +128,14 @@ pub use proof::report::{
     VerifyError,
 };
 pub use proof::seal::{Seal, SealError, SealVerifyingKey, SealingKey};
+pub use proof::tiles::LogTree;
 pub use proof::verify::Verifier;
 pub use read::export::ExportFormat;
 pub use read::query::RecordFilter;
 #[cfg(feature = "postgres")]
 pub use read::stored::{StoredRecord, select_stored};
 pub use read::timeline::{Timeline, TimelineWriter};
-pub use read::{LogReader, ReadError};
+pub use read::{LogReader, ReadError, stored_line};
 pub use record::anchor::Anchor;
 pub use record::changes::{Change, diff};
 pub use record::terminal_text::{TerminalSafe, terminal_safe};

@@ -6,6 +6,7 @@ pub(crate) mod checkpoint;
 pub(crate) mod db;
 pub(crate) mod export;
 pub(crate) mod keygen;
+pub(crate) mod prove;
 pub(crate) mod pseudonym;
 mod selection;
 pub(crate) mod ship;

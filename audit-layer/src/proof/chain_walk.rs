@@ -2,9 +2,9 @@
 //! log), then linked to the one before, with gaps, duplicates and
 //! reorderings told apart.
 
-use crate::proof::merkle::{self, TreeFrontier};
 use crate::proof::examine::Examined;
 use crate::proof::examine::examine_parallel;
+use crate::proof::merkle::{self, TreeFrontier};
 use crate::proof::report::AnchorStatus;
 use crate::proof::report::CheckedLine;
 use crate::proof::report::Finding;
@@ -392,7 +392,9 @@ impl<'v> ChainCheck<'v> {
     /// Adds an in-order record to the tree, keeping its root at the sizes
     /// checkpoints name; anything out of order ends the tree.
     fn grow_tree(&mut self, seq: u64, hash: Hash, modified: bool) {
-        let Some(frontier) = &mut self.frontier else { return };
+        let Some(frontier) = &mut self.frontier else {
+            return;
+        };
         if modified || seq != frontier.size() {
             self.frontier = None;
             return;

@@ -501,7 +501,10 @@ impl TreeFrontier {
         let mut hash = leaf;
         let mut size = self.size;
         while size & 1 == 1 {
-            let left = self.subtrees.pop().expect("one subtree per set bit of the size");
+            let left = self
+                .subtrees
+                .pop()
+                .expect("one subtree per set bit of the size");
             hash = node_hash(&left, &hash);
             size >>= 1;
         }

@@ -31,7 +31,7 @@ pub mod merkle;
 pub(crate) mod note;
 pub(crate) mod report;
 pub(crate) mod seal;
-pub(crate) mod tiles;
 #[cfg(feature = "postgres")]
 pub(crate) mod stored_stream;
+pub(crate) mod tiles;
 pub(crate) mod verify;

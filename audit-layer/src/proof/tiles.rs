@@ -24,6 +24,11 @@ pub(crate) const TILE_WIDTH: u64 = 256;
 const TILE_HEIGHT: u32 = 8;
 /// Tiles rebuilt per pass over the segments (a million leaves).
 const REBUILD_TILES: u64 = 4096;
+/// The file in `tile/` naming the tree size through which every tile was
+/// flushed to stable storage.
+const SYNCED_MARKER: &str = "synced";
+/// Records between bulk flushes of the tiles when no checkpoint asks sooner.
+const SYNC_EVERY: u64 = 1 << 16;
 /// The directory of tiles in a log directory.
 pub(crate) const TILE_DIR: &str = "tile";
 
@@ -102,7 +107,13 @@ pub(crate) fn segment_leaves(dir: &Path, from: u64, to: u64) -> io::Result<Vec<H
             Ok(view) if view.seq == from + leaves.len() as u64 => {
                 leaves.push(merkle::record_leaf(&view.stored_hash));
             }
-            Ok(view) => failure = Some(format!("found seq {} where seq {} belongs", view.seq, from + leaves.len() as u64)),
+            Ok(view) => {
+                failure = Some(format!(
+                    "found seq {} where seq {} belongs",
+                    view.seq,
+                    from + leaves.len() as u64
+                ))
+            }
             Err(error) => failure = Some(format!("a line is not a record: {}", error.0)),
         }
         failure.is_none() && (from + (leaves.len() as u64)) < to
@@ -131,7 +142,9 @@ pub(crate) struct TileFiles {
 
 impl TileFiles {
     pub(crate) fn new(log: &Path) -> TileFiles {
-        TileFiles { log: log.to_owned() }
+        TileFiles {
+            log: log.to_owned(),
+        }
     }
 
     fn path(&self, level: u32, index: u64, width: Option<u64>) -> PathBuf {
@@ -151,7 +164,9 @@ impl TileFiles {
             Err(error) => return Err(error),
         };
         let mut bytes = Vec::with_capacity((TILE_WIDTH * 32) as usize);
-        Read::by_ref(&mut file).take(TILE_WIDTH * 32 + 1).read_to_end(&mut bytes)?;
+        Read::by_ref(&mut file)
+            .take(TILE_WIDTH * 32 + 1)
+            .read_to_end(&mut bytes)?;
         if bytes.len() as u64 != TILE_WIDTH * 32 {
             return Ok(None);
         }
@@ -179,9 +194,18 @@ impl TileFiles {
             }
             Err(error) => return Err(error),
         };
-        file.write_all(&encode(hashes))?;
-        file.sync_data()?;
-        dir.as_file().sync_all()
+        // Made durable in bulk by `TileTree::sync`; until then the tiles
+        // past the last sync are checked again when the tree is opened.
+        file.write_all(&encode(hashes))
+    }
+
+    /// The size through which tiles are known durable (the marker file
+    /// `tile/synced`); 0 when there is none.
+    fn synced_size(&self) -> u64 {
+        safe_open::read_text(&self.log.join(TILE_DIR).join(SYNCED_MARKER), 64)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// Removes the tiles of `level` from `index` on (full ones, and every
@@ -217,7 +241,8 @@ fn collect_tiles(
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let kind = entry.file_type()?;
-        let index_of = |prefix: &[u64], last: u64| prefix.iter().fold(0u64, |n, g| n * 1000 + g) * 1000 + last;
+        let index_of =
+            |prefix: &[u64], last: u64| prefix.iter().fold(0u64, |n, g| n * 1000 + g) * 1000 + last;
         if let Some(group) = name.strip_prefix('x').and_then(|g| g.parse::<u64>().ok())
             && kind.is_dir()
         {
@@ -241,6 +266,29 @@ pub(crate) struct TileTree {
     size: u64,
     /// Per level, the hashes of the incomplete tile (fewer than 256).
     partial: Vec<Vec<Hash>>,
+    /// The size through which tiles are flushed.
+    synced: u64,
+}
+
+/// Flushes the filesystem holding `dir`: one call for all the tiles
+/// written since the last (each tile is a file of its own).
+fn flush_filesystem(dir: &fs::File) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the fd is open for the duration of the call.
+        if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        // SAFETY: sync has no preconditions.
+        unsafe { libc::sync() };
+        Ok(())
+    }
 }
 
 /// How many hashes of tile level `level` a tree of `size` leaves completes.
@@ -257,7 +305,9 @@ impl TileTree {
             files: TileFiles::new(dir),
             size,
             partial: Vec::new(),
+            synced: 0,
         };
+        let synced = tree.files.synced_size().min(size);
         let mut level = 0;
         loop {
             let count = level_count(size, level);
@@ -266,32 +316,65 @@ impl TileTree {
             if count == 0 {
                 break;
             }
-            // Tiles are written in order: the missing ones are the newest.
-            let mut first_missing = full;
-            while first_missing > 0 && tree.files.read_full(level, first_missing - 1)?.is_none() {
-                first_missing -= 1;
-            }
-            // The newest stored one must be what its records make (a crash
-            // may have left it half written); else it is written again.
-            while first_missing > 0 {
-                let index = first_missing - 1;
-                let expected =
-                    tree.hashes_at(level, index * TILE_WIDTH, (index + 1) * TILE_WIDTH)?;
-                if tree.files.read_full(level, index)?.as_ref() == Some(&expected) {
-                    break;
-                }
-                first_missing -= 1;
-            }
-            // Rebuilt a bounded run of tiles at a time.
-            let mut index = first_missing;
+            // Tiles flushed before the last sync are trusted; those after it
+            // may be missing or half written by a crash: each is checked
+            // against its records, a bounded run at a time, and written
+            // again where it differs.
+            let mut index = (level_count(synced, level) / TILE_WIDTH).min(full);
             while index < full {
                 let end = (index + REBUILD_TILES).min(full);
                 let hashes = tree.hashes_at(level, index * TILE_WIDTH, end * TILE_WIDTH)?;
                 for (offset, tile) in hashes.chunks(TILE_WIDTH as usize).enumerate() {
-                    tree.files.write(level, index + offset as u64, tile, false)?;
+                    let at = index + offset as u64;
+                    if tree.files.read_full(level, at)?.as_deref() != Some(tile) {
+                        tree.files.write(level, at, tile, false)?;
+                    }
                 }
                 index = end;
             }
+            let partial = tree.hashes_at(level, full * TILE_WIDTH, count)?;
+            tree.partial.push(partial);
+            level += 1;
+        }
+        tree.sync()?;
+        Ok(tree)
+    }
+
+    /// Flushes every tile written so far to stable storage, then records
+    /// the size they cover. Called before a checkpoint names the tree, and
+    /// every 65,536 records otherwise.
+    pub(crate) fn sync(&mut self) -> io::Result<()> {
+        if self.synced == self.size && self.size > 0 {
+            return Ok(());
+        }
+        let root = OpenDir::open(&self.files.log)?;
+        let tiles = root.subdir(TILE_DIR)?;
+        flush_filesystem(tiles.as_file())?;
+        safe_open::replace(
+            &self.files.log.join(TILE_DIR).join(SYNCED_MARKER),
+            format!("{}\n", self.size).as_bytes(),
+        )?;
+        self.synced = self.size;
+        Ok(())
+    }
+
+    /// The tree of the first `size` records as the log directory holds it,
+    /// for a reader: nothing is written, and a tile that is not stored is
+    /// made again from what it is made of.
+    pub(crate) fn read(dir: &Path, size: u64) -> io::Result<TileTree> {
+        let mut tree = TileTree {
+            files: TileFiles::new(dir),
+            size,
+            partial: Vec::new(),
+            synced: size,
+        };
+        let mut level = 0;
+        loop {
+            let count = level_count(size, level);
+            if count == 0 {
+                break;
+            }
+            let full = count / TILE_WIDTH;
             let partial = tree.hashes_at(level, full * TILE_WIDTH, count)?;
             tree.partial.push(partial);
             level += 1;
@@ -309,7 +392,9 @@ impl TileTree {
             .map(|index| {
                 let tile = match self.files.read_full(level - 1, index)? {
                     Some(tile) => tile,
-                    None => self.hashes_at(level - 1, index * TILE_WIDTH, (index + 1) * TILE_WIDTH)?,
+                    None => {
+                        self.hashes_at(level - 1, index * TILE_WIDTH, (index + 1) * TILE_WIDTH)?
+                    }
                 };
                 Ok(perfect_root(&tile))
             })
@@ -334,12 +419,16 @@ impl TileTree {
                 break;
             }
             let index = level_count(self.size + 1, level as u32) / TILE_WIDTH - 1;
-            self.files.write(level as u32, index, &self.partial[level], false)?;
+            self.files
+                .write(level as u32, index, &self.partial[level], false)?;
             hash = perfect_root(&self.partial[level]);
             self.partial[level].clear();
             level += 1;
         }
         self.size += 1;
+        if self.size - self.synced >= SYNC_EVERY {
+            self.sync()?;
+        }
         Ok(())
     }
 
@@ -394,10 +483,18 @@ impl MerkleNodes for TileTree {
         let tile = first / TILE_WIDTH;
         let full = level_count(self.size, tile_level) / TILE_WIDTH;
         let hashes = if tile < full {
-            self.files
+            match self
+                .files
                 .read_full(tile_level, tile)
                 .map_err(|e| missing(e.to_string()))?
-                .ok_or_else(|| missing(format!("tile {tile_level}/{tile} is missing")))?
+            {
+                Some(hashes) => hashes,
+                // Not stored (deleted, or never flushed): made again from
+                // what it is made of.
+                None => self
+                    .hashes_at(tile_level, tile * TILE_WIDTH, (tile + 1) * TILE_WIDTH)
+                    .map_err(|e| missing(format!("tile {tile_level}/{tile} is missing: {e}")))?,
+            }
         } else if tile == full {
             self.partial
                 .get(tile_level as usize)
@@ -412,5 +509,153 @@ impl MerkleNodes for TileTree {
             .get(at..at + wanted)
             .map(perfect_root)
             .ok_or_else(|| missing("beyond the tree".into()))
+    }
+}
+
+/// A log's Merkle tree, read from its tiles and segments: roots, leaves,
+/// and inclusion and consistency proofs for any size up to its own, without
+/// re-reading the log (only the records after the last full tile).
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{AuditEvent, AuditWriter, FileSink, LogTree};
+/// use audit_layer::merkle::{verify_consistency, verify_inclusion};
+///
+/// let dir = tempfile::tempdir()?;
+/// let (audit, guard) = AuditWriter::builder().spawn(FileSink::open(dir.path())?)?;
+/// for n in 0..600 {
+///     audit.submit(AuditEvent::builder("post.view").resource(format!("post:{n}")).build())?;
+/// }
+/// guard.shutdown(std::time::Duration::from_secs(10))?;
+///
+/// let tree = LogTree::open(dir.path())?;
+/// assert_eq!(tree.size(), 600);
+/// let proof = tree.inclusion_proof(42, 600)?;
+/// verify_inclusion(&tree.leaf(42)?, 42, 600, &proof, &tree.root())?;
+/// let grown = tree.consistency_proof(100, 600)?;
+/// verify_consistency(100, 600, &tree.root_at(100)?, &tree.root(), &grown)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct LogTree {
+    tree: TileTree,
+}
+
+impl LogTree {
+    /// The tree of every record of the log in `dir`.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors reading the segments or tiles.
+    ///
+    /// # Examples
+    ///
+    /// See [`LogTree`].
+    pub fn open(dir: impl AsRef<Path>) -> io::Result<LogTree> {
+        let dir = dir.as_ref();
+        let size = crate::store::sink::last_stored_seq(dir)?.map_or(0, |seq| seq + 1);
+        LogTree::open_at(dir, size)
+    }
+
+    /// The tree of the first `size` records of the log in `dir`.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors, and [`io::ErrorKind::UnexpectedEof`] when the log holds
+    /// fewer records.
+    ///
+    /// # Examples
+    ///
+    /// See [`LogTree`].
+    pub fn open_at(dir: impl AsRef<Path>, size: u64) -> io::Result<LogTree> {
+        Ok(LogTree {
+            tree: TileTree::read(dir.as_ref(), size)?,
+        })
+    }
+
+    /// How many records (leaves) it has.
+    ///
+    /// # Examples
+    ///
+    /// See [`LogTree`].
+    pub fn size(&self) -> u64 {
+        self.tree.size()
+    }
+
+    /// Its root.
+    ///
+    /// # Examples
+    ///
+    /// See [`LogTree`].
+    pub fn root(&self) -> Hash {
+        self.tree.root()
+    }
+
+    /// The root of its first `size` leaves.
+    ///
+    /// # Errors
+    ///
+    /// [`ProofError`] when `size` is beyond it, or a tile cannot be read.
+    ///
+    /// # Examples
+    ///
+    /// See [`LogTree`].
+    pub fn root_at(&self, size: u64) -> Result<Hash, ProofError> {
+        if size > self.size() {
+            return Err(ProofError::SizesReversed {
+                old_size: size,
+                new_size: self.size(),
+            });
+        }
+        merkle::root(&self.tree, size)
+    }
+
+    /// The leaf of record `index`: `merkle::record_leaf` of its hash.
+    ///
+    /// # Errors
+    ///
+    /// [`ProofError`] when it is beyond the tree.
+    ///
+    /// # Examples
+    ///
+    /// See [`LogTree`].
+    pub fn leaf(&self, index: u64) -> Result<Hash, ProofError> {
+        if index >= self.size() {
+            return Err(ProofError::IndexBeyondSize {
+                index,
+                size: self.size(),
+            });
+        }
+        self.tree.node(0, index)
+    }
+
+    /// The inclusion proof of record `index` in the tree of `size` records.
+    ///
+    /// # Errors
+    ///
+    /// [`ProofError`].
+    ///
+    /// # Examples
+    ///
+    /// See [`LogTree`].
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
+        self.root_at(size)?;
+        merkle::inclusion_proof(&self.tree, index, size)
+    }
+
+    /// The consistency proof from its first `old_size` records to its first
+    /// `new_size`.
+    ///
+    /// # Errors
+    ///
+    /// [`ProofError`].
+    ///
+    /// # Examples
+    ///
+    /// See [`LogTree`].
+    pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>, ProofError> {
+        self.root_at(new_size)?;
+        merkle::consistency_proof(&self.tree, old_size, new_size)
     }
 }

@@ -152,3 +152,41 @@ impl Iterator for LogReader {
         }
     }
 }
+
+/// The line (without its newline) of the record with `seq` in the log
+/// directory `dir`, as stored; `None` when the log holds no such record.
+/// Reads from the segment that holds it, not from the start of the log.
+///
+/// # Errors
+///
+/// I/O errors reading the segments.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{AuditEvent, AuditWriter, FileSink, stored_line};
+///
+/// let dir = tempfile::tempdir()?;
+/// let (handle, guard) = AuditWriter::builder().spawn(FileSink::open(dir.path())?)?;
+/// for actor in ["alice", "bob"] {
+///     handle.submit(AuditEvent::builder("session.login").actor(actor).build())?;
+/// }
+/// guard.shutdown(std::time::Duration::from_secs(5))?;
+/// let line = stored_line(dir.path(), 1)?.unwrap();
+/// assert!(String::from_utf8(line)?.contains(r#""actor":"bob""#));
+/// assert!(stored_line(dir.path(), 2)?.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn stored_line(dir: &Path, seq: u64) -> io::Result<Option<Vec<u8>>> {
+    let mut follower = crate::store::follow::Follower::at_segment_of(dir, seq)?;
+    let mut found = None;
+    follower.read_available(|line| match crate::record::chain::frame(line) {
+        Ok(view) if view.seq == seq => {
+            found = Some(line.to_vec());
+            false
+        }
+        Ok(view) => view.seq < seq,
+        Err(_) => true,
+    })?;
+    Ok(found)
+}

@@ -318,6 +318,49 @@ pub(crate) fn frame(line: &[u8]) -> Result<LineView<'_>, FramingError> {
     })
 }
 
+/// Why a line does not vouch for itself.
+///
+/// # Examples
+///
+/// See [`check_line`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LineCheckError {
+    /// The line does not have the shape of a record.
+    #[error("not a record: {0}")]
+    NotARecord(&'static str),
+    /// The line's bytes do not hash to the hash it carries.
+    #[error("modified: its bytes hash to {computed}, not to the hash it carries")]
+    Modified {
+        /// What they hash to.
+        computed: Hash,
+    },
+}
+
+/// Checks that a record's line (without its newline) hashes to the hash it
+/// carries (FORMAT.md section 3), and returns that hash. It says nothing of
+/// the record's place in the chain: that is the verifier's job.
+///
+/// # Errors
+///
+/// [`LineCheckError`].
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::chain::{LineCheckError, check_line};
+/// assert!(matches!(check_line(b"{}"), Err(LineCheckError::NotARecord(_))));
+/// ```
+pub fn check_line(line: &[u8]) -> Result<Hash, LineCheckError> {
+    let view = frame(line).map_err(|error| LineCheckError::NotARecord(error.0))?;
+    let computed = view.computed_hash();
+    if computed == view.stored_hash {
+        Ok(computed)
+    } else {
+        Err(LineCheckError::Modified { computed })
+    }
+}
+
 /// The hash a line that does not frame still ends with, if it does: what a
 /// damaged record carried before it was damaged.
 pub(crate) fn carried_hash(line: &[u8]) -> Option<Hash> {

@@ -119,6 +119,11 @@ impl<S: Sink> Worker<S> {
             Ok(()) => {
                 self.unsynced = false;
                 self.synced = self.head;
+                if let Some(tree) = &mut self.tree
+                    && let Err(error) = tree.sync()
+                {
+                    self.shared.note_error(&error);
+                }
                 self.seal_if_due();
                 self.checkpoint_if_due(true);
                 None
@@ -236,14 +241,16 @@ impl<S: Sink> Worker<S> {
         }
         // The tree's root at this size, with its partial tiles written so
         // that a static server can serve proofs to it (tlog-tiles).
-        let root = match &self.tree {
-            Some(tree) if tree.size() == self.head.next_seq => match tree.write_partial_tiles() {
-                Ok(()) => Some(tree.root()),
-                Err(error) => {
-                    self.shared.note_error(&error);
-                    None
+        let root = match &mut self.tree {
+            Some(tree) if tree.size() == self.head.next_seq => {
+                match tree.write_partial_tiles().and_then(|()| tree.sync()) {
+                    Ok(()) => Some(tree.root()),
+                    Err(error) => {
+                        self.shared.note_error(&error);
+                        None
+                    }
                 }
-            },
+            }
             _ => None,
         };
         let checkpoints = self.checkpoints.as_mut().expect("checked above");

@@ -501,6 +501,18 @@ impl Sink for FileSink {
     }
 }
 
+/// The seq of the last whole record of the log in `dir`, if it has one.
+pub(crate) fn last_stored_seq(dir: &Path) -> io::Result<Option<u64>> {
+    for (_, path) in segment::list(dir)?.segments.into_iter().rev() {
+        let file = safe_open::open_for_reading(&path)?;
+        let size = file.metadata()?.len();
+        if let Some((seq, _)) = tail::scan(&SizedFile { file: &file, size })?.last_record {
+            return Ok(Some(seq));
+        }
+    }
+    Ok(None)
+}
+
 /// The anchors in a log directory, oldest first.
 pub(crate) fn anchors(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     let mut found = Vec::new();

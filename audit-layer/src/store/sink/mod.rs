@@ -19,6 +19,7 @@ mod memory;
 mod tail;
 
 pub(crate) use file::anchors;
+pub(crate) use file::last_stored_seq;
 pub use file::{FileSink, FileSinkBuilder};
 pub use memory::{MemoryLog, MemorySink};
 
