@@ -16,6 +16,7 @@ mod reading;
 mod scaling;
 mod store;
 mod strict;
+mod tree;
 mod workload;
 
 use std::path::Path;
@@ -391,6 +392,12 @@ fn main() {
     println!("|---|---|---|---|");
     if args.iter().any(|a| a == "reading") {
         reading::rows(&scratch.join("reading"), 1_000_000);
+    }
+    if wants("tree") {
+        tree::rows(&scratch.join("tree"), 1_000_000);
+    }
+    if args.iter().any(|a| a == "proofs") {
+        tree::proof_rows(&scratch.join("proofs"), 10_000_000);
     }
     if args.iter().any(|a| a == "store") {
         store::rows(&scratch.join("store"), 1_000_000);

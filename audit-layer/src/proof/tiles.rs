@@ -27,8 +27,6 @@ const REBUILD_TILES: u64 = 4096;
 /// The file in `tile/` naming the tree size through which every tile was
 /// flushed to stable storage.
 const SYNCED_MARKER: &str = "synced";
-/// Records between bulk flushes of the tiles when no checkpoint asks sooner.
-const SYNC_EVERY: u64 = 1 << 16;
 /// The directory of tiles in a log directory.
 pub(crate) const TILE_DIR: &str = "tile";
 
@@ -135,7 +133,7 @@ pub(crate) fn segment_leaves(dir: &Path, from: u64, to: u64) -> io::Result<Vec<H
 }
 
 /// The tiles of one log directory.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct TileFiles {
     log: PathBuf,
 }
@@ -173,9 +171,16 @@ impl TileFiles {
         Ok(Some(decode(&bytes)))
     }
 
-    /// Writes a tile (full, or the first `hashes.len()` of one) durably,
-    /// creating its directories without following links.
-    fn write(&self, level: u32, index: u64, hashes: &[Hash], partial: bool) -> io::Result<()> {
+    /// Writes a tile (full, or the first `hashes.len()` of one), creating
+    /// its directories without following links; returns the file and its
+    /// directory, for the caller to flush when it needs them durable.
+    fn write(
+        &self,
+        level: u32,
+        index: u64,
+        hashes: &[Hash],
+        partial: bool,
+    ) -> io::Result<(fs::File, OpenDir)> {
         let parts = tile_path(level, index, partial.then_some(hashes.len() as u64));
         let root = OpenDir::open(&self.log)?;
         let mut dir = root.subdir(TILE_DIR)?;
@@ -194,9 +199,20 @@ impl TileFiles {
             }
             Err(error) => return Err(error),
         };
-        // Made durable in bulk by `TileTree::sync`; until then the tiles
-        // past the last sync are checked again when the tree is opened.
-        file.write_all(&encode(hashes))
+        // Made durable by `TileTree::sync`; until then the tiles past the
+        // last sync are checked again when the tree is opened.
+        file.write_all(&encode(hashes))?;
+        Ok((file, dir))
+    }
+
+    /// Records that every full tile of a tree of `size` is durable.
+    fn mark_synced(&self, size: u64) -> io::Result<()> {
+        // The directory itself, made (owner-only, no link followed) if need be.
+        OpenDir::open(&self.log)?.subdir(TILE_DIR)?;
+        safe_open::replace(
+            &self.log.join(TILE_DIR).join(SYNCED_MARKER),
+            format!("{size}\n").as_bytes(),
+        )
     }
 
     /// The size through which tiles are known durable (the marker file
@@ -268,28 +284,120 @@ pub(crate) struct TileTree {
     partial: Vec<Vec<Hash>>,
     /// The size through which tiles are flushed.
     synced: u64,
+    /// Full tiles made and not yet written: they go to disk together, so
+    /// that the writer's own syncs do not each carry new tile files.
+    unwritten: Vec<(u32, u64, Vec<Hash>)>,
+    /// Tiles written (by the open's repair) and not yet flushed.
+    unflushed: Vec<(fs::File, OpenDir)>,
+    /// The thread that writes and flushes tiles for a writer, so that the
+    /// writer's own thread does not wait on creating files.
+    background: Option<TileThread>,
 }
 
-/// Flushes the filesystem holding `dir`: one call for all the tiles
-/// written since the last (each tile is a file of its own).
-fn flush_filesystem(dir: &fs::File) -> io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: the fd is open for the duration of the call.
-        if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
-            return Err(io::Error::last_os_error());
+/// What the tile thread is asked to do, in order.
+enum TileJob {
+    /// Write these tiles: (level, index, hashes, partial).
+    Write(Vec<(u32, u64, Vec<Hash>, bool)>),
+    /// Flush everything written, then record `size` as synced; answer if asked.
+    Flush(u64, Option<std::sync::mpsc::SyncSender<io::Result<()>>>),
+}
+
+/// The tile thread of a writer's tree.
+#[derive(Debug)]
+struct TileThread {
+    jobs: Option<std::sync::mpsc::SyncSender<TileJob>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// The first error the thread met; the tree is given up after it.
+    failed: std::sync::Arc<std::sync::Mutex<Option<(io::ErrorKind, String)>>>,
+}
+
+impl std::fmt::Debug for TileJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TileJob::Write(tiles) => write!(f, "Write({} tiles)", tiles.len()),
+            TileJob::Flush(size, _) => write!(f, "Flush({size})"),
         }
-        Ok(())
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = dir;
-        // SAFETY: sync has no preconditions.
-        unsafe { libc::sync() };
-        Ok(())
     }
 }
+
+impl TileThread {
+    fn start(files: TileFiles) -> io::Result<TileThread> {
+        let (jobs, receive) = std::sync::mpsc::sync_channel::<TileJob>(8);
+        let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let seen = std::sync::Arc::clone(&failed);
+        let thread = std::thread::Builder::new()
+            .name("audit-tiles".into())
+            .spawn(move || {
+                let mut unflushed: Vec<(fs::File, OpenDir)> = Vec::new();
+                for job in receive {
+                    let done = match job {
+                        TileJob::Write(tiles) => tiles.into_iter().try_for_each(|(level, index, hashes, partial)| {
+                            unflushed.push(files.write(level, index, &hashes, partial)?);
+                            Ok(())
+                        }),
+                        TileJob::Flush(size, answer) => {
+                            let done = flush_files(&mut unflushed).and_then(|()| files.mark_synced(size));
+                            if let Some(answer) = answer {
+                                let copy = done.as_ref().map(|_| ()).map_err(|e| io::Error::new(e.kind(), e.to_string()));
+                                let _ = answer.send(copy);
+                            }
+                            done
+                        }
+                    };
+                    if let Err(error) = done {
+                        let mut slot = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        slot.get_or_insert((error.kind(), error.to_string()));
+                    }
+                }
+            })?;
+        Ok(TileThread {
+            jobs: Some(jobs),
+            thread: Some(thread),
+            failed,
+        })
+    }
+
+    fn check(&self) -> io::Result<()> {
+        match &*self.failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            Some((kind, message)) => Err(io::Error::new(*kind, message.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn send(&self, job: TileJob) -> io::Result<()> {
+        self.check()?;
+        self.jobs
+            .as_ref()
+            .ok_or_else(|| io::Error::other("the tile thread has stopped"))?
+            .send(job)
+            .map_err(|_| io::Error::other("the tile thread has stopped"))
+    }
+}
+
+impl Drop for TileThread {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Flushes written tiles and the directories naming them: the writer's own
+/// data is not forced out with them, nor anyone else's on the filesystem.
+fn flush_files(unflushed: &mut Vec<(fs::File, OpenDir)>) -> io::Result<()> {
+    for (file, dir) in std::mem::take(unflushed) {
+        file.sync_data()?;
+        dir.as_file().sync_all()?;
+    }
+    Ok(())
+}
+
+/// Full tiles held before they are written together (64 level-0 tiles
+/// are 16,384 records).
+const WRITE_TILES_EVERY: usize = 64;
+/// Records between flushes of the tiles, when no checkpoint asks sooner.
+const FLUSH_RECORDS_EVERY: u64 = 1 << 16;
 
 /// How many hashes of tile level `level` a tree of `size` leaves completes.
 fn level_count(size: u64, level: u32) -> u64 {
@@ -306,6 +414,9 @@ impl TileTree {
             size,
             partial: Vec::new(),
             synced: 0,
+            unwritten: Vec::new(),
+            unflushed: Vec::new(),
+            background: None,
         };
         let synced = tree.files.synced_size().min(size);
         let mut level = 0;
@@ -327,7 +438,8 @@ impl TileTree {
                 for (offset, tile) in hashes.chunks(TILE_WIDTH as usize).enumerate() {
                     let at = index + offset as u64;
                     if tree.files.read_full(level, at)?.as_deref() != Some(tile) {
-                        tree.files.write(level, at, tile, false)?;
+                        let written = tree.files.write(level, at, tile, false)?;
+                        tree.unflushed.push(written);
                     }
                 }
                 index = end;
@@ -337,23 +449,35 @@ impl TileTree {
             level += 1;
         }
         tree.sync()?;
+        tree.background = Some(TileThread::start(tree.files.clone())?);
         Ok(tree)
     }
 
     /// Flushes every tile written so far to stable storage, then records
-    /// the size they cover. Called before a checkpoint names the tree, and
-    /// every 65,536 records otherwise.
+    /// the size they cover. Called before a checkpoint names the tree and
+    /// when the writer shuts down; after a crash, the tiles written since
+    /// are checked against the records when the tree is opened again.
     pub(crate) fn sync(&mut self) -> io::Result<()> {
+        self.write_tiles()?;
         if self.synced == self.size && self.size > 0 {
             return Ok(());
         }
-        let root = OpenDir::open(&self.files.log)?;
-        let tiles = root.subdir(TILE_DIR)?;
-        flush_filesystem(tiles.as_file())?;
-        safe_open::replace(
-            &self.files.log.join(TILE_DIR).join(SYNCED_MARKER),
-            format!("{}\n", self.size).as_bytes(),
-        )?;
+        self.flush()
+    }
+
+    /// Flushes the tiles written so far, and records the size they cover.
+    fn flush(&mut self) -> io::Result<()> {
+        flush_files(&mut self.unflushed)?;
+        match &self.background {
+            Some(thread) => {
+                let (answer, answered) = std::sync::mpsc::sync_channel(1);
+                thread.send(TileJob::Flush(self.size, Some(answer)))?;
+                answered
+                    .recv()
+                    .map_err(|_| io::Error::other("the tile thread has stopped"))??;
+            }
+            None => self.files.mark_synced(self.size)?,
+        }
         self.synced = self.size;
         Ok(())
     }
@@ -367,6 +491,9 @@ impl TileTree {
             size,
             partial: Vec::new(),
             synced: size,
+            unwritten: Vec::new(),
+            unflushed: Vec::new(),
+            background: None,
         };
         let mut level = 0;
         loop {
@@ -426,22 +553,67 @@ impl TileTree {
             level += 1;
         }
         self.size += 1;
-        if self.size - self.synced >= SYNC_EVERY {
-            self.sync()?;
+        if self.unwritten.len() >= WRITE_TILES_EVERY {
+            self.write_tiles()?;
+        }
+        // Bounded even for a writer that never checkpoints: the tiles are
+        // flushed, and the size they cover recorded, every 65,536 records,
+        // so that a crash leaves a bounded run of them to check at start.
+        if self.size.is_multiple_of(FLUSH_RECORDS_EVERY) && self.background.is_some() {
+            self.write_tiles()?;
+            if let Some(thread) = &self.background {
+                thread.send(TileJob::Flush(self.size, None))?;
+            }
         }
         Ok(())
     }
 
+    /// Writes the full tiles made since the last write (on the tile thread,
+    /// for a writer), flushing them every 256 tiles.
+    fn write_tiles(&mut self) -> io::Result<()> {
+        if self.unwritten.is_empty() {
+            return match &self.background {
+                Some(thread) => thread.check(),
+                None => Ok(()),
+            };
+        }
+        let tiles: Vec<(u32, u64, Vec<Hash>, bool)> = std::mem::take(&mut self.unwritten)
+            .into_iter()
+            .map(|(level, index, hashes)| (level, index, hashes, false))
+            .collect();
+        match &self.background {
+            Some(thread) => thread.send(TileJob::Write(tiles)),
+            None => {
+                for (level, index, hashes, partial) in tiles {
+                    let written = self.files.write(level, index, &hashes, partial)?;
+                    self.unflushed.push(written);
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Writes the partial tiles of the current size, as `tlog-tiles` asks
     /// for every size a checkpoint names.
-    pub(crate) fn write_partial_tiles(&self) -> io::Result<()> {
+    pub(crate) fn write_partial_tiles(&mut self) -> io::Result<()> {
+        self.write_tiles()?;
+        let mut tiles = Vec::new();
         for (level, hashes) in self.partial.iter().enumerate() {
             if !hashes.is_empty() {
                 let index = level_count(self.size, level as u32) / TILE_WIDTH;
-                self.files.write(level as u32, index, hashes, true)?;
+                tiles.push((level as u32, index, hashes.clone(), true));
             }
         }
-        Ok(())
+        match &self.background {
+            Some(thread) => thread.send(TileJob::Write(tiles)),
+            None => {
+                for (level, index, hashes, partial) in tiles {
+                    let written = self.files.write(level, index, &hashes, partial)?;
+                    self.unflushed.push(written);
+                }
+                Ok(())
+            }
+        }
     }
 
     /// The root of the tree at its size.

@@ -52,6 +52,7 @@ const DEFAULT_MAX_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 #[derive(Debug)]
 pub struct FileSink {
     dir: PathBuf,
+    tree: bool,
     max_segment_bytes: u64,
     current: Option<Segment>,
     /// Summaries of sealed segments, which never change.
@@ -82,6 +83,7 @@ struct Segment {
 pub struct FileSinkBuilder {
     dir: PathBuf,
     max_segment_bytes: u64,
+    tree: bool,
 }
 
 impl FileSinkBuilder {
@@ -93,6 +95,25 @@ impl FileSinkBuilder {
     /// See [`FileSinkBuilder`].
     pub fn max_segment_bytes(mut self, bytes: u64) -> Self {
         self.max_segment_bytes = bytes.max(1);
+        self
+    }
+
+    /// Whether the writer keeps the log's Merkle tree as tiles beside the
+    /// segments (`tile/`, C2SP tlog-tiles): on by default. Without it,
+    /// checkpoints carry the chain's head alone (the first kind) and no
+    /// inclusion or consistency proof can be made from the log.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use audit_layer::sink::Sink;
+    /// let dir = tempfile::tempdir()?;
+    /// let sink = audit_layer::FileSink::builder(dir.path()).tree(false).open()?;
+    /// assert!(sink.tree_dir().is_none());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn tree(mut self, keep: bool) -> Self {
+        self.tree = keep;
         self
     }
 
@@ -125,6 +146,7 @@ impl FileSinkBuilder {
         acquire_writer_lock(handle.as_file(), &self.dir)?;
         Ok(FileSink {
             dir: self.dir,
+            tree: self.tree,
             max_segment_bytes: self.max_segment_bytes,
             current: None,
             sealed: HashMap::new(),
@@ -168,6 +190,7 @@ impl FileSink {
         FileSinkBuilder {
             dir: dir.into(),
             max_segment_bytes: DEFAULT_MAX_SEGMENT_BYTES,
+            tree: true,
         }
     }
 
@@ -430,7 +453,7 @@ impl Sink for FileSink {
     }
 
     fn tree_dir(&self) -> Option<&Path> {
-        Some(&self.dir)
+        self.tree.then_some(self.dir.as_path())
     }
 
     fn segments(&mut self) -> io::Result<Vec<SegmentSummary>> {
