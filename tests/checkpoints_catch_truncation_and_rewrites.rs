@@ -275,3 +275,66 @@ fn checkpoints_are_never_taken_from_the_log_itself() {
         "{error}"
     );
 }
+
+#[test]
+fn a_checkpoint_whose_tree_root_the_log_does_not_have_is_rechained() {
+    let key = SignerKey::generate("example.com/audit/test").unwrap();
+    let fixture = fixture(&key, 12);
+    let report = verify(&fixture, &[&key]);
+    assert!(report.is_intact(), "{:?}", report.findings);
+    assert!(report.checkpoints_with_root > 0);
+    assert_eq!(report.checkpoints_of_first_kind, 0);
+    // Signed by the trusted key, the right head, another tree.
+    let (_, note) = notes(&fixture.checkpoints).pop().unwrap();
+    let (signed, _) = Checkpoint::open(&note, &[key.verifier()]).unwrap();
+    let other_tree = Checkpoint {
+        root: Some(audit_layer::chain::Hash::of(b"another tree")),
+        ..signed.clone()
+    };
+    std::fs::write(
+        fixture.checkpoints.join("other.note"),
+        other_tree.sign(&key),
+    )
+    .unwrap();
+    let found = codes(&verify(&fixture, &[&key]));
+    assert!(found.contains(&FindingCode::Rechained), "{found:?}");
+    assert!(found.contains(&FindingCode::Equivocation), "{found:?}");
+}
+
+#[test]
+fn checkpoints_of_the_first_kind_are_still_read_and_counted() {
+    let key = SignerKey::generate("example.com/audit/test").unwrap();
+    let fixture = fixture(&key, 12);
+    let (_, note) = notes(&fixture.checkpoints).pop().unwrap();
+    let (signed, _) = Checkpoint::open(&note, &[key.verifier()]).unwrap();
+    std::fs::remove_dir_all(&fixture.checkpoints).unwrap();
+    std::fs::create_dir_all(&fixture.checkpoints).unwrap();
+    let first_kind = Checkpoint {
+        root: None,
+        ..signed
+    };
+    let path = fixture.checkpoints.join("old.note");
+    std::fs::write(&path, first_kind.sign(&key)).unwrap();
+    let report = verify(&fixture, &[&key]);
+    assert!(report.is_intact(), "{:?}", report.findings);
+    assert_eq!(
+        (
+            report.checkpoints_with_root,
+            report.checkpoints_of_first_kind
+        ),
+        (0, 1)
+    );
+    let output = common::run_audit(&[
+        "verify",
+        fixture.log.to_str().unwrap(),
+        "--checkpoint",
+        path.to_str().unwrap(),
+        "--key",
+        &key.verifier().to_string(),
+    ]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("checkpoints read: 0 with a Merkle tree root, 1 of the first kind"),
+        "{text}"
+    );
+}

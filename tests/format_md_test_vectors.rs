@@ -117,18 +117,34 @@ fn signed_vectors() -> (audit_layer::SignerKey, String, String) {
             .unwrap()
             .hash
     };
+    let mut tree = audit_layer::merkle::MemoryTree::new();
+    for line in &lines {
+        tree.push(audit_layer::merkle::record_leaf(&hash_of(line)));
+    }
     let checkpoint = audit_layer::Checkpoint {
         origin: "example.com/audit/vectors".into(),
         size: 4,
         head: hash_of(lines[3]),
+        root: Some(audit_layer::merkle::root(&tree, 4).unwrap()),
+    };
+    let first_kind = audit_layer::Checkpoint {
         root: None,
+        ..checkpoint.clone()
     };
     let anchor = audit_layer::Anchor {
         origin: "example.com/audit/vectors".into(),
         first_seq: 2,
         prev: hash_of(lines[1]),
     };
-    (key.clone(), checkpoint.sign(&key), anchor.sign(&key))
+    (
+        key.clone(),
+        format!(
+            "{}\ncheckpoint of the first kind:\n{}",
+            checkpoint.sign(&key),
+            first_kind.sign(&key)
+        ),
+        anchor.sign(&key),
+    )
 }
 
 #[test]
@@ -144,8 +160,14 @@ fn format_md_checkpoint_and_anchor_vectors_are_what_the_library_signs() {
         actual,
         "FORMAT.md's signature vectors differ; now:\n{actual}"
     );
-    let (opened, _) = audit_layer::Checkpoint::open(&checkpoint, &[key.verifier()]).unwrap();
+    let (current, first_kind) = checkpoint
+        .split_once("\ncheckpoint of the first kind:\n")
+        .unwrap();
+    let (opened, _) = audit_layer::Checkpoint::open(current, &[key.verifier()]).unwrap();
     assert_eq!(opened.size, 4);
+    assert!(opened.root.is_some());
+    let (opened, _) = audit_layer::Checkpoint::open(first_kind, &[key.verifier()]).unwrap();
+    assert!(opened.root.is_none());
 }
 
 /// The seal vectors: initial key 0x01 0x02 ... 0x20, epoch 0 starting at
@@ -240,4 +262,54 @@ fn format_md_seals_follow_the_documented_rule() {
         key = evolve.finalize().into();
     }
     assert!(sealing_after.contains(&format!("\nkey {}\n", hex::encode(key))));
+}
+
+/// The tree of section 14's four records: leaves, roots, and a proof of
+/// each kind, in standard base64 as `audit prove` prints them.
+fn tree_vectors() -> String {
+    use audit_layer::merkle::{MemoryTree, consistency_proof, inclusion_proof, record_leaf, root};
+    use base64::Engine;
+    let b64 = |h: &audit_layer::chain::Hash| {
+        base64::engine::general_purpose::STANDARD.encode(h.as_bytes())
+    };
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/FORMAT.md")).unwrap();
+    let mut tree = MemoryTree::new();
+    let mut text = String::new();
+    for (seq, line) in section(&doc, "```jsonl test-vectors").lines().enumerate() {
+        let hash = audit_layer::AuditRecord::from_line(line.as_bytes())
+            .unwrap()
+            .hash;
+        tree.push(record_leaf(&hash));
+        text.push_str(&format!("leaf {seq}: {}\n", b64(&record_leaf(&hash))));
+    }
+    for size in 0..=4 {
+        text.push_str(&format!(
+            "root of {size}: {}\n",
+            b64(&root(&tree, size).unwrap())
+        ));
+    }
+    let proof: Vec<String> = inclusion_proof(&tree, 2, 4)
+        .unwrap()
+        .iter()
+        .map(b64)
+        .collect();
+    text.push_str(&format!("inclusion of 2 in 4: {}\n", proof.join(" ")));
+    let proof: Vec<String> = consistency_proof(&tree, 3, 4)
+        .unwrap()
+        .iter()
+        .map(b64)
+        .collect();
+    text.push_str(&format!("consistency of 3 in 4: {}\n", proof.join(" ")));
+    text
+}
+
+#[test]
+fn format_md_tree_vectors_are_what_the_library_computes() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/FORMAT.md")).unwrap();
+    let actual = tree_vectors();
+    assert_eq!(
+        section(&doc, "```text tree-vectors"),
+        actual,
+        "FORMAT.md's tree vectors differ; now:\n{actual}"
+    );
 }

@@ -331,21 +331,31 @@ impl TileThread {
                 let mut unflushed: Vec<(fs::File, OpenDir)> = Vec::new();
                 for job in receive {
                     let done = match job {
-                        TileJob::Write(tiles) => tiles.into_iter().try_for_each(|(level, index, hashes, partial)| {
-                            unflushed.push(files.write(level, index, &hashes, partial)?);
-                            Ok(())
-                        }),
+                        TileJob::Write(tiles) => {
+                            tiles
+                                .into_iter()
+                                .try_for_each(|(level, index, hashes, partial)| {
+                                    unflushed.push(files.write(level, index, &hashes, partial)?);
+                                    Ok(())
+                                })
+                        }
                         TileJob::Flush(size, answer) => {
-                            let done = flush_files(&mut unflushed).and_then(|()| files.mark_synced(size));
+                            let done =
+                                flush_files(&mut unflushed).and_then(|()| files.mark_synced(size));
                             if let Some(answer) = answer {
-                                let copy = done.as_ref().map(|_| ()).map_err(|e| io::Error::new(e.kind(), e.to_string()));
+                                let copy = done
+                                    .as_ref()
+                                    .map(|_| ())
+                                    .map_err(|e| io::Error::new(e.kind(), e.to_string()));
                                 let _ = answer.send(copy);
                             }
                             done
                         }
                     };
                     if let Err(error) = done {
-                        let mut slot = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        let mut slot = seen
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
                         slot.get_or_insert((error.kind(), error.to_string()));
                     }
                 }
@@ -358,7 +368,11 @@ impl TileThread {
     }
 
     fn check(&self) -> io::Result<()> {
-        match &*self.failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        match &*self
+            .failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
             Some((kind, message)) => Err(io::Error::new(*kind, message.clone())),
             None => Ok(()),
         }
