@@ -35,6 +35,8 @@ enum Command {
     Pseudonym(commands::pseudonym::Args),
     /// A Merkle proof: a record is in the log (--seq), or a smaller tree is a prefix of a larger (--from, --to).
     Prove(commands::prove::Args),
+    /// A transparency-log witness (C2SP tlog-witness): cosigns consistent checkpoints over HTTP.
+    Witness(commands::witness::Args),
     /// The PostgreSQL store: install it (`db init`), retire old records (`db retire`).
     Db(commands::db::Args),
     /// Copy a live file log into the PostgreSQL store, verifying as it goes.
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
         Command::Pseudonym(args) => commands::pseudonym::run(&args),
         Command::Db(args) => commands::db::run(&args),
         Command::Prove(args) => commands::prove::run(&args),
+        Command::Witness(args) => commands::witness::run(&args),
         Command::Ship(args) => commands::ship::run(&args),
         Command::Streams(args) => commands::streams::run(&args),
     };

@@ -121,6 +121,7 @@ pub use capture::layer::AuditLayer;
 pub use proof::checkpoint::{
     Checkpoint, CheckpointDir, CheckpointError, CheckpointSink, Checkpoints, RetentionPolicy,
 };
+pub use proof::cosignature::{CosignerKey, CosignerVerifier};
 pub use proof::forward_seal::{DEFAULT_EPOCH, ForwardSeals};
 pub use proof::note::{NoteError, SignerKey, VerifierKey};
 pub use proof::report::{
@@ -130,6 +131,7 @@ pub use proof::report::{
 pub use proof::seal::{Seal, SealError, SealVerifyingKey, SealingKey};
 pub use proof::tiles::LogTree;
 pub use proof::verify::Verifier;
+pub use proof::witness::{Witness, WitnessAnswer, WitnessClient, WitnessError};
 pub use read::export::ExportFormat;
 pub use read::query::RecordFilter;
 #[cfg(feature = "postgres")]

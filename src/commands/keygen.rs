@@ -23,6 +23,10 @@ pub(crate) struct Args {
     /// Make a forward-secure seal key pair instead of a checkpoint key.
     #[arg(long, conflicts_with = "name")]
     seal: bool,
+    /// Make a witness's key pair: PREFIX.key (private) and PREFIX.pub, its
+    /// cosigner public key (C2SP tlog-cosignature) for `audit verify --witness`.
+    #[arg(long, conflicts_with_all = ["seal", "pseudonym"])]
+    witness: bool,
     /// Make a key for pseudonyms (Privacy::pseudonym_key, `audit pseudonym`).
     #[arg(long, conflicts_with_all = ["name", "seal"])]
     pseudonym: bool,
@@ -64,7 +68,13 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     let private = args.out.with_extension("key");
     let public = args.out.with_extension("pub");
     create_secret(&private, &format!("{key}\n"))?;
-    std::fs::write(&public, format!("{}\n", key.verifier()))?;
+    let public_text = match args.witness {
+        true => audit_layer::CosignerKey::new(key.clone())
+            .verifier()
+            .to_string(),
+        false => key.verifier().to_string(),
+    };
+    std::fs::write(&public, format!("{public_text}\n"))?;
     println!(
         "private key: {} (keep it away from the log it signs for)",
         private.display()

@@ -15,3 +15,4 @@ pub(crate) mod streams;
 mod table;
 pub(crate) mod timeline;
 pub(crate) mod verify;
+pub(crate) mod witness;

@@ -25,6 +25,14 @@ pub(crate) struct Args {
     /// repeat for several (key rotation).
     #[arg(long)]
     key: Vec<String>,
+    /// A witness's cosigner key (text, or the PREFIX.pub of `audit keygen
+    /// --witness`); repeat for several. A checkpoint matching the log must
+    /// carry cosignatures from --quorum of them (a finding, no-quorum, otherwise).
+    #[arg(long, requires = "checkpoint")]
+    witness: Vec<String>,
+    /// How many of the --witness keys must have cosigned (all of them by default).
+    #[arg(long, requires = "witness")]
+    quorum: Option<usize>,
     /// The seal verifying key (PREFIX.seal-verify from `audit keygen --seal`):
     /// checks the log's forward-secure seals.
     #[arg(long)]
@@ -111,6 +119,26 @@ fn verifier_for(
     }
     for path in &args.checkpoint {
         verifier = verifier.checkpoints_from(path)?;
+    }
+    if !args.witness.is_empty() {
+        let keys = args
+            .witness
+            .iter()
+            .map(|given| {
+                let text = std::fs::read_to_string(given).unwrap_or_else(|_| given.clone());
+                audit_layer::CosignerVerifier::parse(&text)
+                    .map_err(|e| format!("--witness {given}: not a witness's key: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let quorum = args.quorum.unwrap_or(keys.len());
+        if quorum > keys.len() {
+            return Err(format!(
+                "--quorum {quorum} is more than the {} witness key(s) given",
+                keys.len()
+            )
+            .into());
+        }
+        verifier = verifier.witnesses(keys, quorum);
     }
     if let Some(key_path) = &args.seal_key {
         let key = SealVerifyingKey::load(key_path)
@@ -254,6 +282,12 @@ fn print_human(
                 "seq {first}..{last}: verified, not yet anchored by a checkpoint"
             )?;
         }
+        if let Some(size) = report.witnessed_through {
+            writeln!(
+                out,
+                "a quorum of witnesses cosigned a checkpoint of {size} records that the log matches"
+            )?;
+        }
     } else if report.is_intact() {
         writeln!(
             out,
@@ -306,6 +340,7 @@ fn print_human(
             "NOT INTACT: the log was changed after it was written"
         } else if has(FindingCode::NoCheckpoint)
             || has(FindingCode::NoSeal)
+            || has(FindingCode::NoQuorum)
             || has(FindingCode::UnknownKey)
         {
             "NOT VERIFIED: a check that was asked for could not be made"

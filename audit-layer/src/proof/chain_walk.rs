@@ -178,6 +178,8 @@ pub(crate) struct ChainCheck<'v> {
     /// Trusted checkpoints compared, by kind: with a tree root, or the
     /// chain's head alone (the first kind).
     pub(crate) checkpoint_kinds: (usize, usize),
+    /// The largest matched checkpoint's size that a quorum of witnesses cosigned.
+    pub(crate) witnessed_through: Option<u64>,
     visitor: Option<Visitor<'v>>,
     pub(crate) output_error: Option<io::Error>,
 }
@@ -216,6 +218,7 @@ impl<'v> ChainCheck<'v> {
             frontier: Some(TreeFrontier::new()),
             roots: BTreeMap::from([(0, merkle::empty_root())]),
             checkpoint_kinds: (0, 0),
+            witnessed_through: None,
             visitor,
             output_error: None,
         }
@@ -618,6 +621,7 @@ impl<'v> ChainCheck<'v> {
                 .map(TreeFrontier::root),
             checkpoints_with_root: self.checkpoint_kinds.0,
             checkpoints_of_first_kind: self.checkpoint_kinds.1,
+            witnessed_through: self.witnessed_through,
         }
     }
 }

@@ -373,6 +373,8 @@ pub struct Checkpoints {
     pub(crate) every_records: Option<u64>,
     pub(crate) every: Option<Duration>,
     pub(crate) destination: Box<dyn CheckpointSink>,
+    /// Witnesses asked to cosign each checkpoint before it is published.
+    pub(crate) witnesses: Vec<crate::proof::witness::WitnessClient>,
 }
 
 impl std::fmt::Debug for Checkpoints {
@@ -400,6 +402,7 @@ impl Checkpoints {
             every_records: Some(10_000),
             every: Some(Duration::from_secs(60)),
             destination: Box::new(destination),
+            witnesses: Vec::new(),
         }
     }
 
@@ -420,6 +423,30 @@ impl Checkpoints {
     /// See [`Checkpoints`].
     pub fn every(mut self, interval: Duration) -> Self {
         self.every = Some(interval);
+        self
+    }
+
+    /// Asks `witness` (C2SP tlog-witness) to cosign every checkpoint, with
+    /// a consistency proof from the last one it cosigned, before the
+    /// checkpoint is published; its cosignature is added to the published
+    /// note. A witness that cannot be reached or refuses is counted in
+    /// [`WriterStats::checkpoint_errors`](crate::WriterStats) and the
+    /// checkpoint is published without its cosignature. Needs the Merkle
+    /// tree (a [`FileSink`](crate::FileSink) keeps it).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use audit_layer::{CheckpointDir, Checkpoints, CosignerVerifier, SignerKey, WitnessClient};
+    /// let key = SignerKey::generate("example.com/audit/billing")?;
+    /// let witness_key = CosignerVerifier::parse(&std::fs::read_to_string("w1.pub")?)?;
+    /// let checkpoints = Checkpoints::new(key, CheckpointDir::new("/mnt/elsewhere"))
+    ///     .witness(WitnessClient::new("http://127.0.0.1:7380", witness_key)?);
+    /// # let _ = checkpoints;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn witness(mut self, witness: crate::proof::witness::WitnessClient) -> Self {
+        self.witnesses.push(witness);
         self
     }
 

@@ -17,6 +17,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::proof::checkpoint::{Checkpoint, CheckpointError};
+use crate::proof::cosignature::CosignerVerifier;
 use crate::proof::note::{NoteError, VerifierKey};
 use crate::proof::seal::EpochKeys;
 use crate::proof::seal::Seal;
@@ -162,11 +163,16 @@ impl<'v> ChainCheck<'v> {
         checkpoints: &[(PathBuf, String)],
         keys: &[VerifierKey],
         anchor: Option<&Anchor>,
+        witnesses: Option<(&[CosignerVerifier], usize)>,
     ) {
         let mut trusted: Vec<(&Path, Checkpoint)> = Vec::new();
+        let mut notes: Vec<&str> = Vec::new();
         for (source, note) in checkpoints {
             match Checkpoint::open(note, keys) {
-                Ok((checkpoint, _)) => trusted.push((source, checkpoint)),
+                Ok((checkpoint, _)) => {
+                    trusted.push((source, checkpoint));
+                    notes.push(note);
+                }
                 Err(error) => self.note_error(&error, source, "checkpoint"),
             }
         }
@@ -190,7 +196,7 @@ impl<'v> ChainCheck<'v> {
                 );
             }
         }
-        for (source, checkpoint) in trusted {
+        for ((source, checkpoint), note) in trusted.into_iter().zip(notes) {
             let size = checkpoint.size;
             let vouched = match self.head_at(size, anchor) {
                 HeadAt::Known(hash) => Some(hash == Some(checkpoint.head)),
@@ -233,6 +239,16 @@ impl<'v> ChainCheck<'v> {
                 Some(true) => {
                     self.checkpoints_matched += 1;
                     self.anchored_through = Some(self.anchored_through.map_or(size, |s| s.max(size)));
+                    if let Some((witnesses, quorum)) = witnesses {
+                        let cosigned = witnesses
+                            .iter()
+                            .filter(|witness| witness.verify(note).is_some())
+                            .count();
+                        if cosigned >= quorum {
+                            self.witnessed_through =
+                                Some(self.witnessed_through.map_or(size, |s| s.max(size)));
+                        }
+                    }
                 }
                 Some(false) => self.report(
                     FindingCode::Rechained,

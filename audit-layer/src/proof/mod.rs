@@ -15,7 +15,9 @@
 //! - `merkle`: the RFC 6962 Merkle tree over the records, its proofs and
 //!   their checks ([`merkle`](crate::merkle));
 //! - `tiles`: that tree on disk beside the segments, as C2SP `tlog-tiles`;
-//! - `note`: signed notes (C2SP signed-note);
+//! - `note`: signed notes (C2SP signed-note); `cosignature`: a witness's
+//!   (C2SP tlog-cosignature); `witness`: the witness itself (C2SP
+//!   tlog-witness) and the client that asks witnesses to cosign;
 //! - `checkpoint`: checkpoints, anchors and retention;
 //! - `forward_seal`: [`ForwardSeals`](crate::ForwardSeals), the writer's
 //!   sealing; `seal`: a seal, its keys and its MAC.
@@ -24,6 +26,7 @@
 
 pub(crate) mod chain_walk;
 pub(crate) mod checkpoint;
+pub(crate) mod cosignature;
 pub(crate) mod evidence_checks;
 pub(crate) mod examine;
 pub(crate) mod forward_seal;
@@ -35,3 +38,4 @@ pub(crate) mod seal;
 pub(crate) mod stored_stream;
 pub(crate) mod tiles;
 pub(crate) mod verify;
+pub(crate) mod witness;

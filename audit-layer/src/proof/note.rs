@@ -224,6 +224,12 @@ impl SignerKey {
         }
     }
 
+    /// The Ed25519 key itself, for the other signatures made with it
+    /// (cosignatures).
+    pub(crate) fn signing_key(&self) -> &ed25519_dalek::SigningKey {
+        &self.key
+    }
+
     /// Signs `text` (which must end in a newline) as a note.
     pub(crate) fn sign(&self, text: &str) -> String {
         debug_assert!(text.ends_with('\n'));

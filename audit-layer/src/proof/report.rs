@@ -73,6 +73,10 @@ pub enum FindingCode {
     /// Seals were asked for, and none verified: the seals file is missing or
     /// empty, so the check asked for was not made.
     NoSeal,
+    /// Witnesses were asked for, and no checkpoint that matches the log
+    /// carries cosignatures from enough of them (the quorum): nothing
+    /// shows that the log's history is the one the witnesses saw.
+    NoQuorum,
     /// A row of the PostgreSQL store whose indexed columns (actor, time,
     /// ...) do not say what its line says: the row was edited behind the
     /// line, so queries on the columns would mislead.
@@ -106,6 +110,7 @@ impl FindingCode {
             FindingCode::MisnamedSegment => "misnamed-segment",
             FindingCode::NoCheckpoint => "no-checkpoint",
             FindingCode::NoSeal => "no-seal",
+            FindingCode::NoQuorum => "no-quorum",
             FindingCode::ColumnMismatch => "column-mismatch",
         }
     }
@@ -118,7 +123,7 @@ impl FindingCode {
     /// use audit_layer::FindingCode;
     /// assert!(FindingCode::ALL.iter().any(|c| c.as_str() == "no-seal"));
     /// ```
-    pub const ALL: [FindingCode; 20] = [
+    pub const ALL: [FindingCode; 21] = [
         FindingCode::Modified,
         FindingCode::Missing,
         FindingCode::Duplicate,
@@ -138,6 +143,7 @@ impl FindingCode {
         FindingCode::MisnamedSegment,
         FindingCode::NoCheckpoint,
         FindingCode::NoSeal,
+        FindingCode::NoQuorum,
         FindingCode::ColumnMismatch,
     ];
 
@@ -156,6 +162,7 @@ impl FindingCode {
                 | FindingCode::UnknownKey
                 | FindingCode::NoCheckpoint
                 | FindingCode::NoSeal
+                | FindingCode::NoQuorum
         )
     }
 }
@@ -280,6 +287,9 @@ pub struct Report {
     /// Trusted checkpoints compared of the first kind (the chain's head on
     /// their third line, no tree root).
     pub checkpoints_of_first_kind: usize,
+    /// With witnesses asked for: the size of the largest checkpoint that
+    /// matches the log and carries the cosignatures of a quorum of them.
+    pub witnessed_through: Option<u64>,
 }
 
 /// What checking a log's forward-secure seals showed, beside the findings.

@@ -21,6 +21,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use crate::proof::cosignature::CosignerVerifier;
 use crate::proof::note::VerifierKey;
 use crate::proof::seal::SealVerifyingKey;
 use crate::record::anchor::Anchor;
@@ -56,6 +57,7 @@ pub struct Verifier<'a> {
     pub(crate) checkpoints: Vec<(PathBuf, String)>,
     pub(crate) checkpoints_expected: bool,
     pub(crate) seals: Option<SealsToCheck>,
+    pub(crate) witnesses: Option<(Vec<CosignerVerifier>, usize)>,
 }
 
 /// A seals file gains one short line an epoch: 2^26 bytes is centuries of them.
@@ -83,6 +85,7 @@ impl<'a> Verifier<'a> {
             checkpoints: Vec::new(),
             checkpoints_expected: false,
             seals: None,
+            witnesses: None,
         }
     }
 
@@ -256,6 +259,33 @@ impl<'a> Verifier<'a> {
     /// ```
     pub fn checkpoint(mut self, source: impl Into<PathBuf>, note: impl Into<String>) -> Self {
         self.checkpoints.push((source.into(), note.into()));
+        self
+    }
+
+    /// Requires that a checkpoint which matches the log carry valid
+    /// cosignatures (C2SP tlog-cosignature) from at least `quorum` of the
+    /// `witnesses`: without one, the report has a `no-quorum` finding. A
+    /// witness cosigns only checkpoints consistent with what it saw, so a
+    /// log rolled back or forked since cannot collect a quorum.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use audit_layer::{Checkpoint, CosignerKey, FindingCode, SignerKey, Verifier, merkle};
+    /// let log = SignerKey::generate("example.com/log")?;
+    /// let witness = CosignerKey::new(SignerKey::generate("witness.example/w1")?);
+    /// let checkpoint = Checkpoint { origin: "example.com/log".into(), size: 0, head: audit_layer::chain::GENESIS, root: Some(merkle::empty_root()) };
+    /// let note = checkpoint.sign(&log);
+    /// let cosigned = format!("{note}{}", witness.cosign(&checkpoint.text(), 1_700_000_000));
+    /// let verify = |note: &str| Verifier::new().trust(log.verifier()).checkpoint("cp.note", note)
+    ///     .witnesses(vec![witness.verifier()], 1).verify_bytes(b"");
+    /// assert_eq!(verify(&cosigned).witnessed_through, Some(0));
+    /// assert!(verify(&note).finding_counts.contains_key(&FindingCode::NoQuorum));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn witnesses(mut self, witnesses: Vec<CosignerVerifier>, quorum: usize) -> Self {
+        self.checkpoints_expected = true;
+        self.witnesses = Some((witnesses, quorum.max(1)));
         self
     }
 
@@ -527,7 +557,25 @@ impl<'a> Verifier<'a> {
         check: &mut ChainCheck<'_>,
         anchor: Option<&Anchor>,
     ) {
-        check.compare_checkpoints(&self.checkpoints, &self.keys, anchor);
+        let witnesses = self
+            .witnesses
+            .as_ref()
+            .map(|(keys, quorum)| (keys.as_slice(), *quorum));
+        check.compare_checkpoints(&self.checkpoints, &self.keys, anchor, witnesses);
+        if let Some((keys, quorum)) = &self.witnesses
+            && check.witnessed_through.is_none()
+        {
+            check.report(
+                FindingCode::NoQuorum,
+                None,
+                None,
+                0,
+                format!(
+                    "no checkpoint that matches the log carries cosignatures from {quorum} of the {} witness(es) given",
+                    keys.len()
+                ),
+            );
+        }
         if check.checkpoints_compared == 0
             && (self.checkpoints_expected || !self.checkpoints.is_empty())
         {

@@ -260,7 +260,21 @@ impl<S: Sink> Worker<S> {
             head: self.head.prev,
             root,
         };
-        let note = checkpoint.sign(&checkpoints.key);
+        let mut note = checkpoint.sign(&checkpoints.key);
+        // Witnesses cosign what the tree proves consistent with what they saw.
+        if let (Some(_), Some(tree)) = (checkpoint.root, &self.tree) {
+            for witness in &mut checkpoints.witnesses {
+                match witness.cosign(&note, checkpoint.size, tree) {
+                    Ok(cosignature) => note.push_str(&cosignature),
+                    Err(error) => {
+                        self.shared.note_error(&error);
+                        self.shared
+                            .checkpoint_errors
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
         match checkpoints.destination.publish(
             &crate::store::segment::checkpoint_file_name(checkpoint.size),
             &note,
