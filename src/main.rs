@@ -35,6 +35,10 @@ enum Command {
     Pseudonym(commands::pseudonym::Args),
     /// A Merkle proof: a record is in the log (--seq), or a smaller tree is a prefix of a larger (--from, --to).
     Prove(commands::prove::Args),
+    /// An evidence bundle: the records a selection names, each proved into a signed checkpoint.
+    Bundle(commands::bundle::Args),
+    /// Check an evidence bundle offline, with no access to the log.
+    VerifyBundle(commands::bundle::CheckArgs),
     /// A transparency-log witness (C2SP tlog-witness): cosigns consistent checkpoints over HTTP.
     Witness(commands::witness::Args),
     /// The PostgreSQL store: install it (`db init`), retire old records (`db retire`).
@@ -83,6 +87,8 @@ fn main() -> ExitCode {
         Command::Db(args) => commands::db::run(&args),
         Command::Prove(args) => commands::prove::run(&args),
         Command::Witness(args) => commands::witness::run(&args),
+        Command::Bundle(args) => commands::bundle::run(&args),
+        Command::VerifyBundle(args) => commands::bundle::check(&args),
         Command::Ship(args) => commands::ship::run(&args),
         Command::Streams(args) => commands::streams::run(&args),
     };

@@ -187,15 +187,29 @@ fn files_are_owner_only_whatever_the_umask() {
         fs::metadata(&log).unwrap().permissions().mode() & 0o777,
         0o700
     );
-    for entry in fs::read_dir(&log).unwrap() {
-        let path = entry.unwrap().path();
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600,
-            "{}",
-            path.display()
-        );
+    // Every file 0600 and every directory (the tiles') 0700, all the way down.
+    let mut pending = vec![log.clone()];
+    let mut files = 0;
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let metadata = fs::symlink_metadata(&path).unwrap();
+            let expected = if metadata.is_dir() {
+                pending.push(path.clone());
+                0o700
+            } else {
+                files += 1;
+                0o600
+            };
+            assert_eq!(
+                metadata.permissions().mode() & 0o777,
+                expected,
+                "{}",
+                path.display()
+            );
+        }
     }
+    assert!(files >= 2, "the segment and the tiles' marker");
 }
 
 #[test]

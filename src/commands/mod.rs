@@ -2,6 +2,7 @@
 //! nothing to report, `Ok(false)` when it found problems, and `Err` when it
 //! could not do its job.
 
+pub(crate) mod bundle;
 pub(crate) mod checkpoint;
 pub(crate) mod db;
 pub(crate) mod export;

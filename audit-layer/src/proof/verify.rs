@@ -262,6 +262,23 @@ impl<'a> Verifier<'a> {
         self
     }
 
+    /// Trusts every key of `keys` (see [`trust`](Verifier::trust)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let key = audit_layer::SignerKey::generate("example.com/log")?;
+    /// let verifier = audit_layer::Verifier::new().trust_all(&[key.verifier()]);
+    /// # let _ = verifier;
+    /// # Ok::<(), audit_layer::NoteError>(())
+    /// ```
+    pub fn trust_all(mut self, keys: &[VerifierKey]) -> Self {
+        for key in keys {
+            self = self.trust(key.clone());
+        }
+        self
+    }
+
     /// Requires that a checkpoint which matches the log carry valid
     /// cosignatures (C2SP tlog-cosignature) from at least `quorum` of the
     /// `witnesses`: without one, the report has a `no-quorum` finding. A

@@ -7,11 +7,14 @@
 //! - `query`: [`RecordFilter`](crate::RecordFilter);
 //! - `timeline`: one resource's story ([`Timeline`](crate::Timeline));
 //! - `export`: the SIEM formats (ECS, CADF, CEF);
+//! - `bundle`: evidence bundles, records with their Merkle proofs, checked
+//!   offline;
 //! - `stored`: selecting records from the PostgreSQL store through its
 //!   indexes, each checked on its own (feature `postgres`).
 //!
 //! May use: `record`, `store`, and `proof` for finding codes.
 
+pub(crate) mod bundle;
 pub mod export;
 pub(crate) mod query;
 pub(crate) mod reader;

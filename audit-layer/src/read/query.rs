@@ -151,6 +151,50 @@ impl RecordFilter {
         }
     }
 
+    /// The conditions in words (`resource doc:42, since 2026-11-01T...`),
+    /// for a person reading what was selected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let filter = audit_layer::RecordFilter::new().resource("doc:42").actor("alice");
+    /// assert_eq!(filter.describe(), "actor alice, resource doc:42");
+    /// assert_eq!(audit_layer::RecordFilter::new().describe(), "every record");
+    /// ```
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        let quoted = |value: &str| crate::record::terminal_text::terminal_safe(value).into_owned();
+        if let Some(actor) = &self.actor {
+            parts.push(format!("actor {}", quoted(actor)));
+        }
+        if let Some(action) = &self.action {
+            parts.push(format!("action {}", quoted(action)));
+        }
+        if let Some(resource) = &self.resource {
+            parts.push(format!("resource {}", quoted(resource)));
+        }
+        if let Some(outcome) = &self.outcome {
+            parts.push(format!("outcome {}", quoted(outcome)));
+        }
+        if let Some(since) = self.since {
+            parts.push(format!("since {since}"));
+        }
+        if let Some(until) = self.until {
+            parts.push(format!("until {until}"));
+        }
+        if let Some(after) = self.after_seq {
+            parts.push(format!("after seq {after}"));
+        }
+        if self.application_only {
+            parts.push("application records only".into());
+        }
+        if parts.is_empty() {
+            "every record".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+
     /// Whether `record` passes every condition.
     ///
     /// # Examples
