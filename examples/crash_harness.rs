@@ -134,6 +134,8 @@ impl Random {
 
 #[derive(Default)]
 struct Tally {
+    /// Rounds whose tiles were checked against the records.
+    trees_checked: u64,
     kills: u64,
     acknowledged: u64,
     power_cuts: u64,
@@ -238,6 +240,20 @@ fn parent(dir: &Path, kills: u64) -> Result<Tally, Box<dyn std::error::Error>> {
                 after.findings
             ));
         }
+        // The tiles the restart repaired hold the records' tree: the root a
+        // reader computes from them is the root of the records themselves,
+        // and every full tile on disk is whole.
+        let tree = audit_layer::LogTree::open(dir)?;
+        if Some(tree.root()) != after.tree_root || tree.size() != after.records {
+            tally.chain_failures.push(format!(
+                "round {round}: the tiles say root {} of {} records; the records, {:?} of {}",
+                tree.root(),
+                tree.size(),
+                after.tree_root,
+                after.records
+            ));
+        }
+        tally.trees_checked += 1;
         let records: Vec<_> = LogReader::open(dir)?.collect::<Result<_, _>>()?;
         let repairs = records
             .iter()
@@ -305,15 +321,16 @@ fn main() -> ExitCode {
             let tally = parent(&dir, kills);
             let _ = std::fs::remove_dir_all(&scratch);
             tally.map(|tally| {
-                println!("| kills | acknowledged calls | power cuts | torn tails | repairs noted | missing acknowledged | chain failures | time |");
-                println!("|---|---|---|---|---|---|---|---|");
+                println!("| kills | acknowledged calls | power cuts | torn tails | repairs noted | trees checked | missing acknowledged | chain failures | time |");
+                println!("|---|---|---|---|---|---|---|---|---|");
                 println!(
-                    "| {} | {} | {} | {} | {} | {} | {} | {:.1} s |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} s |",
                     tally.kills,
                     tally.acknowledged,
                     tally.power_cuts,
                     tally.torn_tails,
                     tally.repairs_noted,
+                    tally.trees_checked,
                     tally.missing.len(),
                     tally.chain_failures.len(),
                     started.elapsed().as_secs_f64()

@@ -146,6 +146,38 @@ fn every_audit_command_in_the_readme_runs_as_printed() {
             line.starts_with("cargo run --bin audit -- "),
             "not exercised: {line}"
         );
+        if line.contains("-- witness --listen") {
+            // A server: started as printed, seen to listen, then stopped.
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let line = line.replace("127.0.0.1:7380", &format!("127.0.0.1:{port}"));
+            let prelude = r#"cargo() { while [ "$1" != "--" ]; do shift; done; shift; exec "$AUDIT_BIN" "$@"; }"#;
+            let mut child = Command::new("sh")
+                .arg("-c")
+                .arg(format!("{prelude}\n{line}"))
+                .current_dir(dir.path())
+                .env("AUDIT_BIN", env!("CARGO_BIN_EXE_audit"))
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut first = String::new();
+            std::io::BufRead::read_line(
+                &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+                &mut first,
+            )
+            .unwrap();
+            assert!(
+                first.contains("witness listening on http://127.0.0.1:"),
+                "{line}: {first}"
+            );
+            child.kill().unwrap();
+            child.wait().unwrap();
+            ran += 1;
+            continue;
+        }
         let output = run_line_with(dir.path(), line, &env);
         if line.contains(" db init ") {
             admin.batch_execute(&sql[0]).expect("the README's SQL runs");
@@ -168,6 +200,9 @@ fn every_audit_command_in_the_readme_runs_as_printed() {
         }
         if line.contains("--actor mallory --outcome denied --since 2h") {
             assert!(said.contains("not an editor"), "{said}");
+        }
+        if line.contains("verify-bundle") {
+            assert!(said.contains("verified: 2 record(s)"), "{said}");
         }
         if line.contains("db retire") {
             assert!(said.contains("retired 1 record(s)"), "{said}");

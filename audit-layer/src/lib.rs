@@ -131,7 +131,8 @@ pub use proof::report::{
 pub use proof::seal::{Seal, SealError, SealVerifyingKey, SealingKey};
 pub use proof::tiles::LogTree;
 pub use proof::verify::Verifier;
-pub use proof::witness::{Witness, WitnessAnswer, WitnessClient, WitnessError};
+pub use proof::witness::{Witness, WitnessAnswer};
+pub use proof::witness_client::{WitnessClient, WitnessError};
 pub use read::bundle::{BundleError, BundledRecord, CheckedBundle, EvidenceBundle};
 pub use read::export::ExportFormat;
 pub use read::query::RecordFilter;

@@ -374,7 +374,7 @@ pub struct Checkpoints {
     pub(crate) every: Option<Duration>,
     pub(crate) destination: Box<dyn CheckpointSink>,
     /// Witnesses asked to cosign each checkpoint before it is published.
-    pub(crate) witnesses: Vec<crate::proof::witness::WitnessClient>,
+    pub(crate) witnesses: Vec<crate::proof::witness_client::WitnessClient>,
 }
 
 impl std::fmt::Debug for Checkpoints {
@@ -445,7 +445,7 @@ impl Checkpoints {
     /// # let _ = checkpoints;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn witness(mut self, witness: crate::proof::witness::WitnessClient) -> Self {
+    pub fn witness(mut self, witness: crate::proof::witness_client::WitnessClient) -> Self {
         self.witnesses.push(witness);
         self
     }

@@ -39,3 +39,4 @@ pub(crate) mod stored_stream;
 pub(crate) mod tiles;
 pub(crate) mod verify;
 pub(crate) mod witness;
+pub(crate) mod witness_client;
