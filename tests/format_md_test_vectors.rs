@@ -135,6 +135,7 @@ fn signed_vectors() -> (audit_layer::SignerKey, String, String) {
         origin: "example.com/audit/vectors".into(),
         first_seq: 2,
         prev: hash_of(lines[1]),
+        root: Some(audit_layer::merkle::root(&tree, 2).unwrap()),
     };
     (
         key.clone(),
@@ -143,7 +144,15 @@ fn signed_vectors() -> (audit_layer::SignerKey, String, String) {
             checkpoint.sign(&key),
             first_kind.sign(&key)
         ),
-        anchor.sign(&key),
+        format!(
+            "{}\nanchor of the first kind:\n{}",
+            anchor.sign(&key),
+            audit_layer::Anchor {
+                root: None,
+                ..anchor.clone()
+            }
+            .sign(&key)
+        ),
     )
 }
 

@@ -123,6 +123,7 @@ fn an_unsigned_or_untrusted_anchor_cannot_hide_a_forged_start() {
         origin: "example.com/audit/test".into(),
         first_seq: 4,
         prev: forged_prev,
+        root: None,
     }
     .sign(&forger);
     std::fs::write(log.join("anchor-00000000000000000004.note"), note).unwrap();
@@ -179,6 +180,7 @@ fn a_forged_segment_before_a_genuine_anchor_is_never_presented() {
         origin: "example.com/audit/test".into(),
         first_seq: 3,
         prev: prev_of_3,
+        root: None,
     }
     .sign(&key);
     std::fs::write(log.join("anchor-00000000000000000003.note"), note).unwrap();

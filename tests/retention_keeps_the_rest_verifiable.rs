@@ -185,7 +185,8 @@ fn an_altered_anchor_is_a_bad_signature() {
         .unwrap();
     let note = std::fs::read_to_string(&anchor).unwrap();
     let mut lines: Vec<String> = note.lines().map(str::to_owned).collect();
-    lines[2] = (lines[2].parse::<u64>().unwrap() + 5).to_string();
+    // The seq the anchor names (its second line, as a checkpoint's size).
+    lines[1] = (lines[1].parse::<u64>().unwrap() + 5).to_string();
     std::fs::write(&anchor, lines.join("\n") + "\n").unwrap();
     let codes: Vec<_> = run.verify().findings.iter().map(|f| f.code).collect();
     assert!(codes.contains(&FindingCode::BadSignature), "{codes:?}");
@@ -247,4 +248,42 @@ fn retention_without_a_key_is_refused() {
         .spawn(FileSink::open(dir.path()).unwrap())
         .unwrap_err();
     assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+#[test]
+fn an_anchor_signs_the_tree_of_the_records_it_deleted() {
+    let run = run();
+    run.write(
+        RetentionPolicy::new().max_segments(3),
+        std::iter::repeat_n(now(), 200),
+    );
+    let (name, note) = std::fs::read_dir(run.log())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("anchor-"))
+        .map(|e| {
+            (
+                e.file_name().into_string().unwrap(),
+                std::fs::read_to_string(e.path()).unwrap(),
+            )
+        })
+        .next()
+        .unwrap();
+    let (anchor, _) = audit_layer::Anchor::open(&note, &[run.key.verifier()]).unwrap();
+    assert!(name.contains(&format!("{:020}", anchor.first_seq)));
+    // Its root is the tree of the records deleted, which the tiles still hold.
+    let tree = audit_layer::LogTree::open(run.log()).unwrap();
+    assert_eq!(anchor.root, Some(tree.root_at(anchor.first_seq).unwrap()));
+    // Shaped like a checkpoint, it is not one.
+    assert!(audit_layer::Checkpoint::open(&note, &[run.key.verifier()]).is_err());
+    // And a record deleted by it can still be proved into a later checkpoint.
+    let proof = tree.inclusion_proof(0, tree.size()).unwrap();
+    audit_layer::merkle::verify_inclusion(
+        &tree.leaf(0).unwrap(),
+        0,
+        tree.size(),
+        &proof,
+        &tree.root(),
+    )
+    .unwrap();
 }

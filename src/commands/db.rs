@@ -93,6 +93,8 @@ fn run_retire(args: &RetireArgs) -> Result<bool, Box<dyn std::error::Error>> {
         origin: key.name().to_owned(),
         first_seq: args.before_seq,
         prev,
+        // The store keeps no tree: an anchor of the first kind.
+        root: None,
     };
     let deleted = store.retire(&args.stream, &anchor, &anchor.sign(&key))?;
     println!(

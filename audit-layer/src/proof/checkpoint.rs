@@ -35,6 +35,9 @@ use crate::record::chain::Hash;
 const ANCHOR_LINE: &str = "audit-layer anchor";
 /// The extension line of a checkpoint with a tree root: the chain's head.
 const CHAIN_LINE: &str = "audit-layer-chain ";
+/// The extension line of an anchor with a tree root: the prev of the first
+/// record kept.
+const ANCHOR_EXTENSION: &str = "audit-layer-anchor ";
 
 /// Why a checkpoint or anchor was refused.
 ///
@@ -173,6 +176,10 @@ impl Checkpoint {
             if extension.is_empty() {
                 return Err(CheckpointError::NotA("a checkpoint"));
             }
+            if extension.starts_with(ANCHOR_EXTENSION) {
+                // An anchor is shaped like a checkpoint; it is not one.
+                return Err(CheckpointError::NotA("a checkpoint"));
+            }
             if let Some(value) = extension.strip_prefix(CHAIN_LINE) {
                 if chain.is_some() {
                     return Err(CheckpointError::NotA("a checkpoint"));
@@ -202,21 +209,37 @@ fn lines_second(text: &str) -> &str {
 }
 
 impl Anchor {
-    /// The note text.
+    /// The note text. With a tree root it is shaped as a `tlog-checkpoint`
+    /// of the records deleted (origin, their number, their tree's root) with
+    /// the extension line `audit-layer-anchor <base64 prev>`; without one,
+    /// as the first kind: origin, `audit-layer anchor`, first seq, prev.
     ///
     /// # Examples
     ///
     /// ```
-    /// let a = audit_layer::Anchor { origin: "o".into(), first_seq: 5, prev: audit_layer::chain::GENESIS };
-    /// assert!(a.text().starts_with("o\naudit-layer anchor\n5\n"));
+    /// use audit_layer::{Anchor, chain::GENESIS};
+    /// let old = Anchor { origin: "o".into(), first_seq: 5, prev: GENESIS, root: None };
+    /// assert!(old.text().starts_with("o\naudit-layer anchor\n5\n"));
+    /// let new = Anchor { root: Some(GENESIS), ..old };
+    /// assert!(new.text().starts_with("o\n5\nAAAA"));
+    /// assert!(new.text().contains("\naudit-layer-anchor AAAA"));
     /// ```
     pub fn text(&self) -> String {
-        format!(
-            "{}\n{ANCHOR_LINE}\n{}\n{}\n",
-            self.origin,
-            self.first_seq,
-            STANDARD.encode(self.prev.as_bytes())
-        )
+        match &self.root {
+            Some(root) => format!(
+                "{}\n{}\n{}\n{ANCHOR_EXTENSION}{}\n",
+                self.origin,
+                self.first_seq,
+                STANDARD.encode(root.as_bytes()),
+                STANDARD.encode(self.prev.as_bytes())
+            ),
+            None => format!(
+                "{}\n{ANCHOR_LINE}\n{}\n{}\n",
+                self.origin,
+                self.first_seq,
+                STANDARD.encode(self.prev.as_bytes())
+            ),
+        }
     }
 
     /// The signed note.
@@ -247,15 +270,41 @@ impl Anchor {
 
     fn parse(text: &str) -> Option<Anchor> {
         let mut lines = text.lines();
-        let (origin, kind, first, prev) =
-            (lines.next()?, lines.next()?, lines.next()?, lines.next()?);
-        if kind != ANCHOR_LINE || origin.is_empty() {
+        let (origin, second, third) = (lines.next()?, lines.next()?, lines.next()?);
+        if origin.is_empty() {
             return None;
+        }
+        if second == ANCHOR_LINE {
+            let prev = lines.next()?;
+            return Some(Anchor {
+                origin: origin.to_owned(),
+                first_seq: third.parse().ok()?,
+                prev: decode_hash(prev)?,
+                root: None,
+            });
+        }
+        let first_seq: u64 = second.parse().ok()?;
+        if first_seq.to_string() != second {
+            return None;
+        }
+        let root = decode_hash(third)?;
+        let mut prev = None;
+        for extension in lines {
+            if extension.is_empty() {
+                return None;
+            }
+            if let Some(value) = extension.strip_prefix(ANCHOR_EXTENSION) {
+                if prev.is_some() {
+                    return None;
+                }
+                prev = Some(decode_hash(value)?);
+            }
         }
         Some(Anchor {
             origin: origin.to_owned(),
-            first_seq: first.parse().ok()?,
-            prev: decode_hash(prev)?,
+            first_seq,
+            prev: prev?,
+            root: Some(root),
         })
     }
 }

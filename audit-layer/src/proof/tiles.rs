@@ -205,6 +205,35 @@ impl TileFiles {
         Ok((file, dir))
     }
 
+    /// The widest partial level-0 tile stored for tile `index`.
+    fn widest_partial(&self, index: u64) -> Option<Vec<Hash>> {
+        let dir = self.path(0, index, Some(1));
+        let dir = dir.parent()?;
+        let mut best: Option<(u64, std::path::PathBuf)> = None;
+        for entry in fs::read_dir(dir).ok()? {
+            let entry = entry.ok()?;
+            if let Some(width) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u64>().ok())
+                && best.as_ref().is_none_or(|(w, _)| width > *w)
+            {
+                best = Some((width, entry.path()));
+            }
+        }
+        let (width, path) = best?;
+        let text = {
+            let mut file = safe_open::open_for_reading(&path).ok()?;
+            let mut bytes = Vec::new();
+            Read::by_ref(&mut file)
+                .take(width * 32 + 1)
+                .read_to_end(&mut bytes)
+                .ok()?;
+            bytes
+        };
+        (text.len() as u64 == width * 32).then(|| decode(&text))
+    }
+
     /// Records that every full tile of a tree of `size` is durable.
     fn mark_synced(&self, size: u64) -> io::Result<()> {
         // The directory itself, made (owner-only, no link followed) if need be.
@@ -527,7 +556,12 @@ impl TileTree {
     /// else the roots of full tiles of the level below.
     fn hashes_at(&self, level: u32, from: u64, to: u64) -> io::Result<Vec<Hash>> {
         if level == 0 {
-            return segment_leaves(&self.files.log, from, to);
+            return match segment_leaves(&self.files.log, from, to) {
+                Ok(leaves) => Ok(leaves),
+                // Records retention deleted: their leaves are in the tiles,
+                // full or partial, that the writer wrote before.
+                Err(error) => self.leaves_from_tiles(from, to).ok_or(error),
+            };
         }
         (from..to)
             .map(|index| {
@@ -540,6 +574,31 @@ impl TileTree {
                 Ok(perfect_root(&tile))
             })
             .collect()
+    }
+
+    /// The leaves `[from, to)` (within one level-0 tile) from the stored
+    /// tiles: the full tile, or the widest partial one, and the segments
+    /// for what comes after it.
+    fn leaves_from_tiles(&self, from: u64, to: u64) -> Option<Vec<Hash>> {
+        let index = from / TILE_WIDTH;
+        if to > (index + 1) * TILE_WIDTH {
+            return None;
+        }
+        let start = index * TILE_WIDTH;
+        let stored = match self.files.read_full(0, index).ok()? {
+            Some(full) => full,
+            None => self.files.widest_partial(index)?,
+        };
+        let mut leaves: Vec<Hash> = stored
+            .into_iter()
+            .skip((from - start) as usize)
+            .take((to - from) as usize)
+            .collect();
+        let have = from + leaves.len() as u64;
+        if have < to {
+            leaves.extend(segment_leaves(&self.files.log, have, to).ok()?);
+        }
+        Some(leaves)
     }
 
     /// How many records it covers.

@@ -13,7 +13,12 @@ use crate::record::chain::Hash;
 /// use audit_layer::{Anchor, SignerKey};
 ///
 /// let key = SignerKey::generate("example.com/log")?;
-/// let anchor = Anchor { origin: "example.com/log".into(), first_seq: 1000, prev: audit_layer::chain::Hash::of(b"x") };
+/// let anchor = Anchor {
+///     origin: "example.com/log".into(),
+///     first_seq: 1000,
+///     prev: audit_layer::chain::Hash::of(b"x"),
+///     root: Some(audit_layer::chain::Hash::of(b"the tree of the first 1000")),
+/// };
 /// let (opened, _) = Anchor::open(&anchor.sign(&key), &[key.verifier()])?;
 /// assert_eq!(opened, anchor);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -26,4 +31,8 @@ pub struct Anchor {
     pub first_seq: u64,
     /// The hash that record links to (of the last record deleted).
     pub prev: Hash,
+    /// The root of the Merkle tree of the `first_seq` records before it (the
+    /// records deleted), as a checkpoint of that size would carry it; `None`
+    /// in an anchor of the first kind, or from a writer that keeps no tree.
+    pub root: Option<Hash>,
 }

@@ -326,10 +326,17 @@ impl<S: Sink> Worker<S> {
             cut = Some(sealed.clone());
         }
         let Some(last) = cut else { return Ok(()) };
+        let first_seq = last.last_seq + 1;
         let anchor = Anchor {
             origin: checkpoints.origin.clone(),
-            first_seq: last.last_seq + 1,
+            first_seq,
             prev: last.last_hash,
+            // The tree of the records deleted: the tiles keep it after them.
+            root: self
+                .tree
+                .as_ref()
+                .filter(|tree| tree.size() >= first_seq)
+                .and_then(|tree| merkle::root(tree, first_seq).ok()),
         };
         let note = anchor.sign(&checkpoints.key);
         let retired = self.sink.retire(&anchor, &note)?;

@@ -455,7 +455,7 @@ impl PgStore {
     /// let key = SignerKey::generate("example.com/audit")?;
     /// let mut store = PgStore::connect("postgresql://audit_owner_login@db/audit")?;
     /// let prev = store.hash_at("blog-api@web-1", 999)?.expect("record 999 is stored");
-    /// let anchor = Anchor { origin: "example.com/audit".into(), first_seq: 1000, prev };
+    /// let anchor = Anchor { origin: "example.com/audit".into(), first_seq: 1000, prev, root: None };
     /// let deleted = store.retire("blog-api@web-1", &anchor, &anchor.sign(&key))?;
     /// # let _ = deleted;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
