@@ -152,6 +152,15 @@ fn a_seq_range_is_proved_complete_and_a_gap_is_caught() {
     let (code, text) = verify_bundle(&fixture, &gap, &[]);
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("does not"), "{text}");
+    // One record by its seq.
+    let one = dir.path().join("one.bundle");
+    assert!(bundle(&fixture, &["--seq", "42"], &one).status.success());
+    let (code, text) = verify_bundle(&fixture, &one, &["--json"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("verified: 1 record(s)") && text.contains(r#""seq":42"#),
+        "{text}"
+    );
 }
 
 #[test]

@@ -22,6 +22,9 @@ pub(crate) struct Args {
     key: Vec<String>,
     #[command(flatten)]
     filter: FilterArgs,
+    /// Instead of a filter: the one record with this seq.
+    #[arg(long, value_name = "SEQ", conflicts_with_all = ["from_seq", "to_seq"])]
+    seq: Option<u64>,
     /// Instead of a filter: every record from this seq (with --to-seq); the
     /// bundle then proves the range complete.
     #[arg(long, value_name = "SEQ", requires = "to_seq")]
@@ -61,7 +64,10 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     let log = args.log.path()?;
     let note = std::fs::read_to_string(&args.checkpoint)
         .map_err(|e| format!("--checkpoint {}: {e}", args.checkpoint.display()))?;
-    let range = args.from_seq.zip(args.to_seq);
+    let range = args
+        .seq
+        .map(|seq| (seq, seq))
+        .or(args.from_seq.zip(args.to_seq));
     let bundle = EvidenceBundle::build(
         &log,
         &args.filter.filter()?,
