@@ -13,20 +13,14 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signature, Signer as _};
-use sha2::{Digest, Sha256};
 
-use crate::proof::note::{NoteError, SignerKey};
+use crate::proof::note::{self, NoteError, SignerKey};
 
 /// The algorithm byte of Ed25519 cosignatures in key ids and keys.
 const COSIGNATURE_V1: u8 = 0x04;
 
 fn key_id(name: &str, public: &[u8; 32]) -> u32 {
-    let mut hasher = Sha256::new();
-    hasher.update(name.as_bytes());
-    hasher.update([b'\n', COSIGNATURE_V1]);
-    hasher.update(public);
-    let digest = hasher.finalize();
-    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+    note::key_id_of(name, COSIGNATURE_V1, public)
 }
 
 fn signed_message(text: &str, timestamp: u64) -> String {
@@ -151,28 +145,8 @@ impl CosignerVerifier {
     ///
     /// See [`CosignerVerifier`].
     pub fn parse(text: &str) -> Result<CosignerVerifier, NoteError> {
-        let mut parts = text.trim().splitn(3, '+');
-        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(NoteError::BadKey("expected <name>+<key id>+<key>"));
-        };
-        if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '+') {
-            return Err(NoteError::BadKey(
-                "the name is empty or holds a space or a plus",
-            ));
-        }
-        let id = u32::from_str_radix(id, 16)
-            .ok()
-            .filter(|_| id.len() == 8)
-            .ok_or(NoteError::BadKey("the key id is not 8 hex digits"))?;
-        let bytes = STANDARD
-            .decode(key)
-            .map_err(|_| NoteError::BadKey("the key is not base64"))?;
-        let [COSIGNATURE_V1, rest @ ..] = bytes.as_slice() else {
-            return Err(NoteError::BadKey("not an Ed25519 cosigner key (type 0x04)"));
-        };
-        let public: [u8; 32] = rest
-            .try_into()
-            .map_err(|_| NoteError::BadKey("an Ed25519 key is 32 bytes"))?;
+        let (name, id, public) = note::parse_parts_of(text, COSIGNATURE_V1)?;
+        let name = name.as_str();
         if key_id(name, &public) != id {
             return Err(NoteError::BadKey("the key id does not match the key"));
         }

@@ -47,22 +47,31 @@ pub enum NoteError {
     NoRandomness(String),
 }
 
-fn key_id(name: &str, public: &[u8; 32]) -> u32 {
+/// A key's id: `SHA-256(name || "\n" || algorithm || public key)[:4]`
+/// (signed-note keys are algorithm 0x01, cosigner keys 0x04).
+pub(crate) fn key_id_of(name: &str, algorithm: u8, public: &[u8; 32]) -> u32 {
     let mut hasher = Sha256::new();
     hasher.update(name.as_bytes());
-    hasher.update([b'\n', ED25519]);
+    hasher.update([b'\n', algorithm]);
     hasher.update(public);
     let digest = hasher.finalize();
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+}
+
+fn key_id(name: &str, public: &[u8; 32]) -> u32 {
+    key_id_of(name, ED25519, public)
 }
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+')
 }
 
-/// Splits `name+hex8+base64`. From the left: the name and id hold no `+`,
-/// base64 may.
-fn parse_parts(text: &str) -> Result<(String, u32, [u8; 32]), NoteError> {
+/// Splits `name+hex8+base64(algorithm || 32 bytes)`. From the left: the
+/// name and id hold no `+`, base64 may.
+pub(crate) fn parse_parts_of(
+    text: &str,
+    algorithm: u8,
+) -> Result<(String, u32, [u8; 32]), NoteError> {
     let mut parts = text.trim().splitn(3, '+');
     let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(NoteError::BadKey("expected <name>+<key id>+<key>"));
@@ -80,13 +89,21 @@ fn parse_parts(text: &str) -> Result<(String, u32, [u8; 32]), NoteError> {
     let bytes = STANDARD
         .decode(key)
         .map_err(|_| NoteError::BadKey("the key is not base64"))?;
-    let [ED25519, rest @ ..] = bytes.as_slice() else {
-        return Err(NoteError::BadKey("not an Ed25519 key"));
+    let rest = match bytes.split_first() {
+        Some((first, rest)) if *first == algorithm => rest,
+        _ if algorithm == ED25519 => return Err(NoteError::BadKey("not an Ed25519 key")),
+        _ => {
+            return Err(NoteError::BadKey("not an Ed25519 cosigner key (type 0x04)"));
+        }
     };
     let key: [u8; 32] = rest
         .try_into()
         .map_err(|_| NoteError::BadKey("an Ed25519 key is 32 bytes"))?;
     Ok((name.to_owned(), id, key))
+}
+
+fn parse_parts(text: &str) -> Result<(String, u32, [u8; 32]), NoteError> {
+    parse_parts_of(text, ED25519)
 }
 
 /// A key that signs checkpoints and anchors. Keep it away from the log it

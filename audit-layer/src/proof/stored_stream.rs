@@ -243,8 +243,10 @@ impl StreamWalk {
                 .collect()
         });
         let mut lines = Vec::with_capacity(rows.len());
+        let mut any_newline = false;
         for ((row, start), verdict) in rows.iter().zip(&starts).zip(examined) {
             let offset = self.offset + *start as u64;
+            any_newline |= verdict.holds_newline;
             if verdict.holds_newline {
                 check.report(
                     FindingCode::Malformed,
@@ -267,10 +269,7 @@ impl StreamWalk {
             }
             lines.push((*start, row.line.len(), verdict.examined));
         }
-        if rows
-            .iter()
-            .all(|row| memchr::memchr(b'\n', &row.line).is_none())
-        {
+        if !any_newline {
             check.examined_lines(&self.buf, self.offset, None, lines);
         } else {
             // A line with a newline in it is several lines to the walk.

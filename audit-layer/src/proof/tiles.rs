@@ -654,6 +654,11 @@ impl TileTree {
             .into_iter()
             .map(|(level, index, hashes)| (level, index, hashes, false))
             .collect();
+        self.dispatch(tiles)
+    }
+
+    /// Has `tiles` written: by the tile thread for a writer, here otherwise.
+    fn dispatch(&mut self, tiles: Vec<(u32, u64, Vec<Hash>, bool)>) -> io::Result<()> {
         match &self.background {
             Some(thread) => thread.send(TileJob::Write(tiles)),
             None => {
@@ -677,16 +682,7 @@ impl TileTree {
                 tiles.push((level as u32, index, hashes.clone(), true));
             }
         }
-        match &self.background {
-            Some(thread) => thread.send(TileJob::Write(tiles)),
-            None => {
-                for (level, index, hashes, partial) in tiles {
-                    let written = self.files.write(level, index, &hashes, partial)?;
-                    self.unflushed.push(written);
-                }
-                Ok(())
-            }
-        }
+        self.dispatch(tiles)
     }
 
     /// The root of the tree at its size.

@@ -3,8 +3,6 @@
 //! checked on its own: its hash, its columns, and its link to the record
 //! before it in its stream.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use postgres::types::ToSql;
 
 use crate::proof::report::FindingCode;
@@ -12,7 +10,7 @@ use crate::read::query::RecordFilter;
 use crate::record::AuditRecord;
 use crate::record::chain::{self, GENESIS};
 use crate::record::line::indexed_fields;
-use crate::store::postgres::{PgError, PgStore, StoredRow, decode_row, for_each_row};
+use crate::store::postgres::{PgError, PgStore, StoredRow, decode_row, for_each_row, to_micros};
 
 /// A record selected from the store, and whether it checked out.
 ///
@@ -111,13 +109,7 @@ pub fn select_stored(
         clauses.push(format!("(r.outcome = {p} OR r.category = {p})"));
     }
     // Columns keep microseconds: ask for a little more, then filter exactly.
-    let micros = |time: crate::record::time::Timestamp| {
-        let since = time
-            .as_system_time()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        UNIX_EPOCH + Duration::from_micros(u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
-    };
+    let micros = |time: crate::record::time::Timestamp| to_micros(time.as_system_time());
     if let Some(since) = conditions.since {
         let p = param(Box::new(micros(since)), &mut params);
         clauses.push(format!("r.time >= {p}"));

@@ -41,7 +41,8 @@ fn column_text(value: &str) -> String {
     }
 }
 
-fn to_micros(time: SystemTime) -> SystemTime {
+/// A time as a `timestamptz` column keeps it: whole microseconds.
+pub(crate) fn to_micros(time: SystemTime) -> SystemTime {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     UNIX_EPOCH + Duration::from_micros(u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
 }

@@ -25,7 +25,7 @@ mod sink;
 #[allow(clippy::module_inception)]
 mod store;
 
-pub(crate) use columns::as_column;
+pub(crate) use columns::{as_column, to_micros};
 pub(crate) use rows::{ROW_COLUMNS, StoredRow, decode as decode_row, for_each_row};
 pub use ship::{ShipError, ShipOptions, ShipProgress, Shipper};
 pub use sink::PgSink;

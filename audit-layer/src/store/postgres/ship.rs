@@ -8,7 +8,7 @@ use postgres::NoTls;
 
 use super::columns::Columns;
 use super::sink::{PendingRow, copy_rows};
-use super::store::{PgError, PgStore, check_stream_name, stream_head};
+use super::store::{PgError, check_stream_name, lock_stream, require_schema, stream_head};
 use crate::record::chain::{self, ChainHead, GENESIS, Hash};
 use crate::store::follow::Follower;
 
@@ -299,16 +299,10 @@ impl Shipper {
                 Err(error.into())
             }
         };
-        if let Err(error) = PgStore::from_client_check(&mut client) {
+        if let Err(error) =
+            require_schema(&mut client).and_then(|()| lock_stream(&mut client, &stream))
+        {
             return retry_or_fail(error);
-        }
-        match client.query_one(
-            "SELECT pg_try_advisory_lock(hashtextextended('audit-layer stream ' || $1, 0))",
-            &[&stream],
-        ) {
-            Ok(row) if row.get::<_, bool>(0) => {}
-            Ok(_) => return Err(PgError::StreamBusy(stream).into()),
-            Err(error) => return retry_or_fail(PgError::query("taking the stream's lock")(error)),
         }
         let head = match stream_head(&mut client, &stream) {
             Ok(head) => head,

@@ -7,7 +7,9 @@ use postgres::types::Type;
 use postgres::{Client, NoTls};
 
 use super::columns::Columns;
-use super::store::{PgError, PgStore, check_stream_name, off_runtime, stream_head};
+use super::store::{
+    PgError, check_stream_name, lock_stream, off_runtime, require_schema, stream_head,
+};
 use crate::record::chain::ChainHead;
 use crate::store::sink::{Batch, Recovery, Sink};
 
@@ -189,17 +191,8 @@ impl PgSink {
         }
         if self.client.is_none() {
             let mut client = self.config.connect(NoTls).map_err(PgError::Connect)?;
-            PgStore::from_client_check(&mut client)?;
-            let locked: bool = client
-                .query_one(
-                    "SELECT pg_try_advisory_lock(hashtextextended('audit-layer stream ' || $1, 0))",
-                    &[&self.stream],
-                )
-                .map_err(PgError::query("taking the stream's lock"))?
-                .get(0);
-            if !locked {
-                return Err(PgError::StreamBusy(self.stream.clone()));
-            }
+            require_schema(&mut client)?;
+            lock_stream(&mut client, &self.stream)?;
             self.client = Some(client);
         }
         Ok(self.client.as_mut().expect("connected above"))
@@ -241,23 +234,6 @@ impl PgSink {
             self.client = None;
         }
         self.in_transaction = false;
-    }
-}
-
-impl PgStore {
-    /// Fails with [`PgError::NotInstalled`] when the schema is missing.
-    pub(crate) fn from_client_check(client: &mut Client) -> Result<(), PgError> {
-        let row = client
-            .query_one(
-                "SELECT to_regprocedure('audit.stream_head(text)') IS NOT NULL",
-                &[],
-            )
-            .map_err(PgError::query("looking for the schema"))?;
-        if row.get::<_, bool>(0) {
-            Ok(())
-        } else {
-            Err(PgError::NotInstalled)
-        }
     }
 }
 

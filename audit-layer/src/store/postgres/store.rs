@@ -287,15 +287,7 @@ impl PgStore {
     }
 
     pub(crate) fn require_schema(&mut self) -> Result<(), PgError> {
-        let row = self
-            .client
-            .query_one("SELECT to_regclass('audit.records') IS NOT NULL", &[])
-            .map_err(PgError::query("looking for the schema"))?;
-        if row.get::<_, bool>(0) {
-            Ok(())
-        } else {
-            Err(PgError::NotInstalled)
-        }
+        require_schema(&mut self.client)
     }
 
     /// Where `stream` ends: the seq its next record must have and the hash
@@ -495,6 +487,38 @@ impl PgStore {
             .map_err(PgError::query("reading a record's hash"))?;
         row.map(|row| hash_column(stream, at, row.get(0)))
             .transpose()
+    }
+}
+
+/// Fails with [`PgError::NotInstalled`] when the schema is missing.
+pub(crate) fn require_schema(client: &mut Client) -> Result<(), PgError> {
+    let row = client
+        .query_one(
+            "SELECT to_regclass('audit.records') IS NOT NULL AND to_regprocedure('audit.stream_head(text)') IS NOT NULL",
+            &[],
+        )
+        .map_err(PgError::query("looking for the schema"))?;
+    if row.get::<_, bool>(0) {
+        Ok(())
+    } else {
+        Err(PgError::NotInstalled)
+    }
+}
+
+/// Takes the session's advisory lock on `stream`, which one writer (a
+/// sink or a shipper) holds for as long as it is connected.
+pub(crate) fn lock_stream(client: &mut Client, stream: &str) -> Result<(), PgError> {
+    let locked: bool = client
+        .query_one(
+            "SELECT pg_try_advisory_lock(hashtextextended('audit-layer stream ' || $1, 0))",
+            &[&stream],
+        )
+        .map_err(PgError::query("taking the stream's lock"))?
+        .get(0);
+    if locked {
+        Ok(())
+    } else {
+        Err(PgError::StreamBusy(stream.to_owned()))
     }
 }
 
