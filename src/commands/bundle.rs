@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use audit_layer::{CosignerVerifier, EvidenceBundle, TerminalSafe};
+use audit_layer::{EvidenceBundle, TerminalSafe};
 
 use super::selection::FilterArgs;
 
@@ -108,10 +108,7 @@ pub(crate) fn check(args: &CheckArgs) -> Result<bool, Box<dyn std::error::Error>
     let witnesses = args
         .witness
         .iter()
-        .map(|given| {
-            let text = std::fs::read_to_string(given).unwrap_or_else(|_| given.clone());
-            CosignerVerifier::parse(&text).map_err(|e| format!("--witness {given}: {e}"))
-        })
+        .map(|given| super::verify::load_witness_key(given))
         .collect::<Result<Vec<_>, _>>()?;
     let quorum = args.quorum.unwrap_or(witnesses.len());
     let checked = match EvidenceBundle::check(&text, &keys(&args.key)?, &witnesses, quorum) {

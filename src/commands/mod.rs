@@ -12,6 +12,7 @@ pub(crate) mod pseudonym;
 mod selection;
 pub(crate) mod ship;
 pub(crate) mod show;
+mod stop_signal;
 pub(crate) mod streams;
 mod table;
 pub(crate) mod timeline;

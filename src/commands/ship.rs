@@ -2,9 +2,10 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use audit_layer::{ShipOptions, ShipProgress, Shipper, TerminalSafe};
+
+use super::stop_signal::{STOP, stop_on_signals};
 
 /// Arguments of `audit ship`.
 #[derive(Debug, clap::Args)]
@@ -29,21 +30,6 @@ pub(crate) struct Args {
     /// Print counters as JSON lines on stdout (as it goes, and once at the end).
     #[arg(long)]
     json: bool,
-}
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn request_stop(_signal: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-fn stop_on_signals() {
-    let handler = request_stop as extern "C" fn(libc::c_int);
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
-        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
-    }
 }
 
 fn counters(progress: &ShipProgress, done: bool) -> serde_json::Value {

@@ -62,6 +62,13 @@ pub(crate) fn load_key(given: &str) -> Result<VerifierKey, Box<dyn std::error::E
     }
 }
 
+/// A witness's cosigner key given as text, or as the path of a file holding it.
+pub(crate) fn load_witness_key(given: &str) -> Result<audit_layer::CosignerVerifier, String> {
+    let text = std::fs::read_to_string(given).unwrap_or_else(|_| given.to_owned());
+    audit_layer::CosignerVerifier::parse(&text)
+        .map_err(|e| format!("--witness {given}: not a witness's key: {e}"))
+}
+
 /// Logs smaller than this verify too fast for a progress bar to help.
 const PROGRESS_THRESHOLD: u64 = 64 * 1024 * 1024;
 
@@ -124,11 +131,7 @@ fn verifier_for(
         let keys = args
             .witness
             .iter()
-            .map(|given| {
-                let text = std::fs::read_to_string(given).unwrap_or_else(|_| given.clone());
-                audit_layer::CosignerVerifier::parse(&text)
-                    .map_err(|e| format!("--witness {given}: not a witness's key: {e}"))
-            })
+            .map(|given| load_witness_key(given))
             .collect::<Result<Vec<_>, _>>()?;
         let quorum = args.quorum.unwrap_or(keys.len());
         if quorum > keys.len() {

@@ -4,9 +4,10 @@
 
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use audit_layer::{SignerKey, Witness};
+
+use super::stop_signal::{STOP, stop_on_signals};
 
 /// Arguments of `audit witness`.
 #[derive(Debug, clap::Args)]
@@ -29,19 +30,8 @@ pub(crate) struct Args {
     prefix: String,
 }
 
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn request_stop(_signal: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
 pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
-    let handler = request_stop as extern "C" fn(libc::c_int);
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
-        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
-    }
+    stop_on_signals();
     let key_text = std::fs::read_to_string(&args.key)
         .map_err(|e| format!("--key {}: {e}", args.key.display()))?;
     let key = SignerKey::parse(&key_text)
