@@ -153,6 +153,7 @@ pub use store::postgres::{
     PgError, PgSink, PgStore, ShipError, ShipOptions, ShipProgress, Shipper, StreamSummary,
     default_stream_name,
 };
+pub use store::follow::LogFollower;
 pub use store::sink::{FileSink, MemoryLog, MemorySink};
 pub use write::ack::{Ack, WriteError};
 pub use write::handle::{AuditHandle, WriterGuard};

@@ -16,11 +16,19 @@ pub(crate) struct Args {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    trust: TrustArgs,
+}
+
+/// What the verifier is given to trust: checkpoints and their keys,
+/// witnesses, seals. `audit verify` and `audit watch` take the same flags.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TrustArgs {
     /// A signed checkpoint kept outside the log, or a directory of them
     /// (every *.note in it); repeat for several. Needs --key. Matching none
     /// is a finding (no-checkpoint).
     #[arg(long)]
-    checkpoint: Vec<PathBuf>,
+    pub(crate) checkpoint: Vec<PathBuf>,
     /// A trusted public key, or a file holding one (from `audit keygen`);
     /// repeat for several (key rotation).
     #[arg(long)]
@@ -87,7 +95,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         return run_on_store(args);
     }
     let log = args.log.path()?;
-    let verifier = verifier_for(args, Some(&log))?;
+    let verifier = verifier_for(&args.trust, Some(&log))?;
     let report = verifier
         .on_progress(|done, total| {
             if let Some(bar) = &bar {
@@ -107,14 +115,14 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         serde_json::to_writer_pretty(&mut out, &JsonReport::of(&report))?;
         writeln!(out)?;
     } else {
-        print_human(&mut out, &report, !args.checkpoint.is_empty())?;
+        print_human(&mut out, &report, !args.trust.checkpoint.is_empty())?;
     }
     Ok(report.is_intact())
 }
 
 /// The verifier the flags describe; `log` places the default seals file.
-fn verifier_for(
-    args: &Args,
+pub(crate) fn verifier_for(
+    args: &TrustArgs,
     log: Option<&Path>,
 ) -> Result<Verifier<'static>, Box<dyn std::error::Error>> {
     let mut verifier = Verifier::new();
@@ -175,7 +183,7 @@ fn run_on_store(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     let mut intact = true;
     let mut reports = Vec::new();
     for name in &names {
-        let report = verifier_for(args, None)?.verify_stream(&mut store, name)?;
+        let report = verifier_for(&args.trust, None)?.verify_stream(&mut store, name)?;
         intact &= report.is_intact();
         reports.push((name, report));
     }
@@ -203,7 +211,7 @@ fn run_on_store(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
             if several {
                 writeln!(out, "== stream {}", audit_layer::TerminalSafe(name))?;
             }
-            print_human(&mut out, report, !args.checkpoint.is_empty())?;
+            print_human(&mut out, report, !args.trust.checkpoint.is_empty())?;
         }
     }
     Ok(intact)

@@ -18,6 +18,8 @@
 //! - `note`: signed notes (C2SP signed-note); `cosignature`: a witness's
 //!   (C2SP tlog-cosignature); `witness`: the witness itself (C2SP
 //!   tlog-witness) and the client that asks witnesses to cosign;
+//! - `http_post`: the plain HTTP/1.1 POST that client (and the watch's
+//!   webhooks) speak;
 //! - `checkpoint`: checkpoints, anchors and retention;
 //! - `forward_seal`: [`ForwardSeals`](crate::ForwardSeals), the writer's
 //!   sealing; `seal`: a seal, its keys and its MAC.
@@ -30,6 +32,7 @@ pub(crate) mod cosignature;
 pub(crate) mod evidence_checks;
 pub(crate) mod examine;
 pub(crate) mod forward_seal;
+pub(crate) mod http_post;
 pub mod merkle;
 pub(crate) mod note;
 pub(crate) mod report;

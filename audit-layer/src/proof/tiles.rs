@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::proof::merkle::{self, MerkleNodes, ProofError};
 use crate::record::chain::{self, Hash};
-use crate::store::follow::Follower;
+use crate::store::follow::LogFollower;
 use crate::store::safe_open::{self, OpenDir};
 
 /// Hashes in a full tile.
@@ -97,7 +97,7 @@ pub(crate) fn segment_leaves(dir: &Path, from: u64, to: u64) -> io::Result<Vec<H
     if from >= to {
         return Ok(leaves);
     }
-    let mut follower = Follower::at_segment_of(dir, from)?;
+    let mut follower = LogFollower::open_at(dir, from)?;
     let mut failure = None;
     follower.read_available(|line| {
         match chain::frame(line) {

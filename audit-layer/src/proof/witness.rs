@@ -20,9 +20,9 @@ use sha2::{Digest, Sha256};
 
 use crate::proof::checkpoint::Checkpoint;
 use crate::proof::cosignature::{CosignerKey, CosignerVerifier};
+use crate::proof::http_post::MAX_BODY;
 use crate::proof::merkle;
 use crate::proof::note::{NoteError, SignerKey, VerifierKey};
-use crate::proof::witness_client::MAX_BODY;
 use crate::record::chain::Hash;
 use crate::store::safe_open;
 

@@ -2,18 +2,15 @@
 //! its checkpoints, with a consistency proof from the last size each one
 //! cosigned.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::proof::cosignature::CosignerVerifier;
+use crate::proof::http_post::HttpTarget;
 use crate::proof::merkle::{self, MerkleNodes};
-
-/// The largest body either side of the protocol reads.
-pub(crate) const MAX_BODY: usize = 64 * 1024;
 
 /// Why a witness did not cosign.
 ///
@@ -61,8 +58,7 @@ pub enum WitnessError {
 /// ```
 #[derive(Debug, Clone)]
 pub struct WitnessClient {
-    host: String,
-    prefix: String,
+    target: HttpTarget,
     key: CosignerVerifier,
     /// The size it last cosigned, as this client last heard (0 at first).
     witnessed: u64,
@@ -80,19 +76,9 @@ impl WitnessClient {
     ///
     /// See [`WitnessClient`].
     pub fn new(url: &str, key: CosignerVerifier) -> Result<Self, WitnessError> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| WitnessError::Url(url.into()))?;
-        let (host, prefix) = match rest.find('/') {
-            Some(at) => (&rest[..at], rest[at..].trim_end_matches('/')),
-            None => (rest, ""),
-        };
-        if host.is_empty() {
-            return Err(WitnessError::Url(url.into()));
-        }
+        let target = HttpTarget::parse(url).ok_or_else(|| WitnessError::Url(url.into()))?;
         Ok(WitnessClient {
-            host: host.to_owned(),
-            prefix: prefix.to_owned(),
+            target,
             key,
             witnessed: 0,
         })
@@ -108,60 +94,12 @@ impl WitnessClient {
     }
 
     fn post(&self, body: &str) -> Result<(u16, String), WitnessError> {
-        let address = self
-            .host
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| WitnessError::Url(self.host.clone()))?;
-        let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        stream.set_write_timeout(Some(Duration::from_secs(10)))?;
-        write!(
-            stream,
-            "POST {}/add-checkpoint HTTP/1.1\r\nHost: {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.prefix,
-            self.host,
-            body.len()
-        )?;
-        let mut reader = BufReader::new(stream.take(MAX_BODY as u64 * 2));
-        let mut status_line = String::new();
-        reader.read_line(&mut status_line)?;
-        let status = status_line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an HTTP response"))?;
-        let mut length = None;
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':')
-                && name.trim().eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse::<usize>().ok();
-            }
-        }
-        let mut body = Vec::new();
-        match length {
-            Some(length) if length <= MAX_BODY => {
-                body.resize(length, 0);
-                reader.read_exact(&mut body)?;
-            }
-            Some(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "an answer larger than 64 KiB",
-                )
-                .into());
-            }
-            None => {
-                reader.read_to_end(&mut body)?;
-            }
-        }
-        let body = String::from_utf8_lossy(&body).into_owned();
-        Ok((status, body))
+        Ok(self.target.post(
+            "/add-checkpoint",
+            "text/plain; charset=utf-8",
+            body.as_bytes(),
+            Duration::from_secs(10),
+        )?)
     }
 
     /// Asks the witness to cosign the signed checkpoint `note` (of the

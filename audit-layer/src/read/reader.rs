@@ -178,7 +178,7 @@ impl Iterator for LogReader {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn stored_line(dir: &Path, seq: u64) -> io::Result<Option<Vec<u8>>> {
-    let mut follower = crate::store::follow::Follower::at_segment_of(dir, seq)?;
+    let mut follower = crate::store::follow::LogFollower::open_at(dir, seq)?;
     let mut found = None;
     follower.read_available(|line| match crate::record::chain::frame(line) {
         Ok(view) if view.seq == seq => {

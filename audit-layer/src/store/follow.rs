@@ -12,9 +12,32 @@ use std::path::{Path, PathBuf};
 use crate::store::safe_open;
 use crate::store::segment;
 
-/// A position in a log directory, and the bytes read past it.
+/// Follows a live file log: hands over each complete line, in chain
+/// order, across segment rotation, while a writer appends. A line the
+/// writer is still writing is never handed over.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{AuditEvent, AuditWriter, FileSink, LogFollower};
+///
+/// let dir = tempfile::tempdir()?;
+/// let (audit, guard) = AuditWriter::builder().spawn(FileSink::open(dir.path())?)?;
+/// audit.submit(AuditEvent::builder("session.login").actor("alice").build())?;
+/// audit.flush()?;
+///
+/// let mut follower = LogFollower::open_at(dir.path(), 0)?;
+/// let mut lines = 0;
+/// follower.read_available(|_line| {
+///     lines += 1;
+///     true
+/// })?;
+/// assert_eq!(lines, 1);
+/// guard.shutdown(std::time::Duration::from_secs(5))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
-pub(crate) struct Follower {
+pub struct LogFollower {
     dir: PathBuf,
     segment_first: u64,
     file: Option<File>,
@@ -25,10 +48,20 @@ pub(crate) struct Follower {
 
 const CHUNK: usize = 1024 * 1024;
 
-impl Follower {
+impl LogFollower {
     /// A follower at the start of the segment that holds `seq` (the last
-    /// segment whose first seq is at most `seq`, or the first segment).
-    pub(crate) fn at_segment_of(dir: &Path, seq: u64) -> io::Result<Follower> {
+    /// segment whose first seq is at most `seq`, or the first segment):
+    /// lines before `seq` in that segment are handed over too.
+    ///
+    /// # Errors
+    ///
+    /// The directory can not be listed, holds no segment, or holds
+    /// something planted with a segment's name.
+    ///
+    /// # Examples
+    ///
+    /// See [`LogFollower`].
+    pub fn open_at(dir: &Path, seq: u64) -> io::Result<LogFollower> {
         let listing = segment::list(dir)?;
         if let Some((path, what)) = listing.foreign.first() {
             return Err(io::Error::new(
@@ -52,7 +85,7 @@ impl Follower {
                     format!("{} holds no segment files", dir.display()),
                 )
             })?;
-        Ok(Follower {
+        Ok(LogFollower {
             dir: dir.to_owned(),
             segment_first: first,
             file: None,
@@ -64,7 +97,16 @@ impl Follower {
     /// Reads what the writer has added; hands `each` every complete line
     /// (without its newline), in order, until `each` returns `false` or the
     /// available lines run out. Returns whether any line was handed over.
-    pub(crate) fn read_available(
+    ///
+    /// # Errors
+    ///
+    /// A segment can not be read, or a finished segment ends in a partial
+    /// line.
+    ///
+    /// # Examples
+    ///
+    /// See [`LogFollower`].
+    pub fn read_available(
         &mut self,
         mut each: impl FnMut(&[u8]) -> bool,
     ) -> io::Result<bool> {

@@ -10,7 +10,7 @@ use super::columns::Columns;
 use super::sink::{PendingRow, copy_rows};
 use super::store::{PgError, check_stream_name, lock_stream, require_schema, stream_head};
 use crate::record::chain::{self, ChainHead, GENESIS, Hash};
-use crate::store::follow::Follower;
+use crate::store::follow::LogFollower;
 
 /// What to ship, and how.
 ///
@@ -177,7 +177,7 @@ enum SessionEnd {
 
 /// The first line of a log, framed: what its default stream name is made of.
 fn default_stream(options: &ShipOptions) -> Result<String, ShipError> {
-    let mut follower = Follower::at_segment_of(&options.log, 0)?;
+    let mut follower = LogFollower::open_at(&options.log, 0)?;
     let mut first = None;
     follower.read_available(|line| {
         first = Some(line.to_vec());
@@ -320,7 +320,7 @@ impl Shipper {
         self.progress.waiting_for_store = false;
         self.progress.last_error = None;
         let mut follower =
-            Follower::at_segment_of(&self.options.log, head.next_seq.saturating_sub(1))?;
+            LogFollower::open_at(&self.options.log, head.next_seq.saturating_sub(1))?;
         let position = self.position_at(&mut follower, head)?;
         let limit = self.options.batch_records.max(1);
         let follow = self.options.follow;
@@ -387,7 +387,7 @@ impl Shipper {
     /// the one stored; returns the chain position after it.
     fn position_at(
         &self,
-        follower: &mut Follower,
+        follower: &mut LogFollower,
         head: ChainHead,
     ) -> Result<ChainPosition, ShipError> {
         let stream = &self.progress.stream;
@@ -468,7 +468,7 @@ enum Chunk {
 /// Reads, checks and batches the log's lines until the log is shipped (not
 /// following), `stop` is set, the storing loop goes away, or a line fails.
 fn read_batches(
-    mut follower: Follower,
+    mut follower: LogFollower,
     mut position: ChainPosition,
     limit: usize,
     follow: bool,
