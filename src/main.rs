@@ -47,6 +47,8 @@ enum Command {
     Ship(commands::ship::Args),
     /// The streams of the PostgreSQL store: size, head, times, checkpoint, verdict.
     Streams(commands::streams::Args),
+    /// Detection rules and integrity alerts on a live trail (or its history, --replay).
+    Watch(commands::watch::Args),
 }
 
 /// Exit status for a log that is intact.
@@ -91,6 +93,7 @@ fn main() -> ExitCode {
         Command::VerifyBundle(args) => commands::bundle::check(&args),
         Command::Ship(args) => commands::ship::run(&args),
         Command::Streams(args) => commands::streams::run(&args),
+        Command::Watch(args) => commands::watch::run(&args),
     };
     match result {
         Ok(true) => ExitCode::from(INTACT),

@@ -101,6 +101,8 @@ mod record;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "watch")]
+pub mod watch;
 mod write;
 
 #[cfg(feature = "http")]
@@ -148,12 +150,12 @@ pub use record::{
     AuditEvent, AuditEventBuilder, AuditRecord, CodeLocation, FailureKind, Outcome, RecordKind,
     RecordParseError,
 };
+pub use store::follow::LogFollower;
 #[cfg(feature = "postgres")]
 pub use store::postgres::{
     PgError, PgSink, PgStore, ShipError, ShipOptions, ShipProgress, Shipper, StreamSummary,
     default_stream_name,
 };
-pub use store::follow::LogFollower;
 pub use store::sink::{FileSink, MemoryLog, MemorySink};
 pub use write::ack::{Ack, WriteError};
 pub use write::handle::{AuditHandle, WriterGuard};

@@ -17,4 +17,5 @@ pub(crate) mod streams;
 mod table;
 pub(crate) mod timeline;
 pub(crate) mod verify;
+pub(crate) mod watch;
 pub(crate) mod witness;

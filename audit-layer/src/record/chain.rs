@@ -361,6 +361,19 @@ pub fn check_line(line: &[u8]) -> Result<Hash, LineCheckError> {
     }
 }
 
+/// The seq a line carries, if it has the frame of a record (its hash is
+/// not checked): where a reader resuming at a seq skips to.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::chain::frame_seq;
+/// assert_eq!(frame_seq(b"not a record"), None);
+/// ```
+pub fn frame_seq(line: &[u8]) -> Option<u64> {
+    frame(line).ok().map(|view| view.seq)
+}
+
 /// The hash a line that does not frame still ends with, if it does: what a
 /// damaged record carried before it was damaged.
 pub(crate) fn carried_hash(line: &[u8]) -> Option<Hash> {

@@ -106,10 +106,7 @@ impl LogFollower {
     /// # Examples
     ///
     /// See [`LogFollower`].
-    pub fn read_available(
-        &mut self,
-        mut each: impl FnMut(&[u8]) -> bool,
-    ) -> io::Result<bool> {
+    pub fn read_available(&mut self, mut each: impl FnMut(&[u8]) -> bool) -> io::Result<bool> {
         let mut any = false;
         loop {
             if self.file.is_none() {

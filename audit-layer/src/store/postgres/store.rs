@@ -465,6 +465,43 @@ impl PgStore {
         Ok(row.get::<_, i64>(0).unsigned_abs())
     }
 
+    /// The exact lines of `stream` from seq `from` on, in seq order, at
+    /// most `limit` of them: what `audit watch --db` follows.
+    ///
+    /// # Errors
+    ///
+    /// [`PgError::Query`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let mut store = audit_layer::PgStore::connect("postgresql://audit_reader@localhost/audit")?;
+    /// for (seq, line) in store.lines_from("blog-api@web-1/1", 0, 1000)? {
+    ///     assert!(!line.is_empty(), "{seq}");
+    /// }
+    /// # Ok::<(), audit_layer::PgError>(())
+    /// ```
+    pub fn lines_from(
+        &mut self,
+        stream: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, PgError> {
+        let from = i64::try_from(from).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .client
+            .query(
+                "SELECT seq, line FROM audit.records WHERE stream = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+                &[&stream, &from, &limit],
+            )
+            .map_err(PgError::query("reading a stream's lines"))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.get::<_, i64>(0) as u64, row.get::<_, Vec<u8>>(1)))
+            .collect())
+    }
+
     /// The hash of `stream`'s record at `seq`, if it is stored (reader role).
     ///
     /// # Errors

@@ -1,0 +1,249 @@
+//! The fields of a record as rules see them: read from the line's indexed
+//! fields when those suffice, and from the whole record, parsed once, only
+//! when a rule asks for context, before or after.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::time::UNIX_EPOCH;
+
+use serde_json::Value;
+
+use crate::record::chain::Hash;
+use crate::record::line::{IndexedFields, indexed_fields};
+use crate::record::time::Timestamp;
+use crate::record::{AuditRecord, RecordParseError};
+
+/// A field of a record a rule can name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Field {
+    Action,
+    Actor,
+    Resource,
+    Outcome,
+    Category,
+    Reason,
+    Kind,
+    Service,
+    Host,
+    Seq,
+    Time,
+    Context(String),
+    Before(Vec<String>),
+    After(Vec<String>),
+}
+
+/// The names [`Field::parse`] accepts, for errors and the schema.
+pub(crate) const FIELD_NAMES: &str = "action, actor, resource, outcome, category, reason, kind, service, host, seq, time, context.KEY, before.PATH, after.PATH";
+
+impl Field {
+    /// `actor`, `context.ip`, `after.role`, `before.address.city`...
+    pub(crate) fn parse(name: &str) -> Result<Field, String> {
+        let path = |rest: &str| -> Result<Vec<String>, String> {
+            if rest.is_empty() || rest.split('.').any(str::is_empty) {
+                return Err(format!("`{name}` names no value inside the document"));
+            }
+            Ok(rest.split('.').map(str::to_owned).collect())
+        };
+        Ok(match name {
+            "action" => Field::Action,
+            "actor" => Field::Actor,
+            "resource" => Field::Resource,
+            "outcome" => Field::Outcome,
+            "category" => Field::Category,
+            "reason" => Field::Reason,
+            "kind" => Field::Kind,
+            "service" => Field::Service,
+            "host" => Field::Host,
+            "seq" => Field::Seq,
+            "time" => Field::Time,
+            _ => {
+                if let Some(key) = name.strip_prefix("context.") {
+                    if key.is_empty() {
+                        return Err("`context.` names no key".into());
+                    }
+                    Field::Context(key.to_owned())
+                } else if let Some(rest) = name.strip_prefix("before.") {
+                    Field::Before(path(rest)?)
+                } else if let Some(rest) = name.strip_prefix("after.") {
+                    Field::After(path(rest)?)
+                } else {
+                    return Err(format!("`{name}` is not a field; fields are {FIELD_NAMES}"));
+                }
+            }
+        })
+    }
+
+    /// Whether reading it needs the whole record parsed.
+    pub(crate) fn needs_full_record(&self) -> bool {
+        matches!(
+            self,
+            Field::Reason | Field::Context(_) | Field::Before(_) | Field::After(_)
+        )
+    }
+}
+
+/// A record time as nanoseconds since 1970 (saturating), the unit of windows.
+pub(crate) fn nanos(time: Timestamp) -> i64 {
+    match time.as_system_time().duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_nanos()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_nanos()).map_or(i64::MIN, |n| -n),
+    }
+}
+
+/// One record, as the engine evaluates it.
+// Lives on the stack for one record; boxing the line's fields would cost an
+// allocation per record.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum RecordView<'a> {
+    /// A line of a log: the indexed fields now, the rest when asked.
+    Line {
+        line: &'a [u8],
+        fields: IndexedFields<'a>,
+        full: OnceCell<Option<AuditRecord>>,
+    },
+    /// A record already parsed.
+    Record(&'a AuditRecord),
+}
+
+impl<'a> RecordView<'a> {
+    /// The view of a line, if it is a valid record.
+    pub(crate) fn of_line(line: &'a [u8]) -> Result<RecordView<'a>, RecordParseError> {
+        Ok(RecordView::Line {
+            line,
+            fields: indexed_fields(line)?,
+            full: OnceCell::new(),
+        })
+    }
+
+    pub(crate) fn seq(&self) -> u64 {
+        match self {
+            RecordView::Line { fields, .. } => fields.seq,
+            RecordView::Record(record) => record.seq,
+        }
+    }
+
+    pub(crate) fn hash(&self) -> Hash {
+        match self {
+            RecordView::Line { fields, .. } => fields.hash,
+            RecordView::Record(record) => record.hash,
+        }
+    }
+
+    pub(crate) fn time(&self) -> Timestamp {
+        match self {
+            RecordView::Line { fields, .. } => fields.time,
+            RecordView::Record(record) => record.time,
+        }
+    }
+
+    pub(crate) fn action(&self) -> &str {
+        match self {
+            RecordView::Line { fields, .. } => &fields.action,
+            RecordView::Record(record) => &record.action,
+        }
+    }
+
+    fn full(&self) -> Option<&AuditRecord> {
+        match self {
+            RecordView::Line { line, full, .. } => full
+                .get_or_init(|| AuditRecord::from_line(line).ok())
+                .as_ref(),
+            RecordView::Record(record) => Some(record),
+        }
+    }
+
+    /// The text of `field`, or `None` when the record has no such value.
+    /// JSON values inside before/after read as their text: a string as
+    /// itself, anything else as compact JSON.
+    pub(crate) fn text(&self, field: &Field) -> Option<Cow<'_, str>> {
+        let borrowed = |text: &'a str| Some(Cow::Borrowed(text));
+        match (self, field) {
+            (_, Field::Seq) => Some(Cow::Owned(self.seq().to_string())),
+            (_, Field::Time) => Some(Cow::Owned(self.time().to_string())),
+            (RecordView::Line { fields, .. }, indexed) if !indexed.needs_full_record() => {
+                match indexed {
+                    Field::Action => Some(Cow::Borrowed(&*fields.action)),
+                    Field::Actor => fields.actor.as_deref().map(Cow::Borrowed),
+                    Field::Resource => fields.resource.as_deref().map(Cow::Borrowed),
+                    Field::Outcome => Some(Cow::Borrowed(&*fields.outcome)),
+                    Field::Category => fields.category.as_deref().map(Cow::Borrowed),
+                    Field::Kind => borrowed(fields.kind.as_str()),
+                    Field::Service => fields.service.as_deref().map(Cow::Borrowed),
+                    Field::Host => fields.host.as_deref().map(Cow::Borrowed),
+                    _ => None,
+                }
+            }
+            _ => {
+                let record = self.full()?;
+                match field {
+                    Field::Action => Some(Cow::Borrowed(&record.action)),
+                    Field::Actor => record.actor.as_deref().map(Cow::Borrowed),
+                    Field::Resource => record.resource.as_deref().map(Cow::Borrowed),
+                    Field::Outcome => Some(Cow::Borrowed(record.outcome.status())),
+                    Field::Category => record
+                        .outcome
+                        .kind()
+                        .map(|kind| Cow::Borrowed(kind.as_str())),
+                    Field::Reason => record.outcome.reason().map(Cow::Borrowed),
+                    Field::Kind => Some(Cow::Borrowed(record.kind.as_str())),
+                    Field::Service => record.service.as_deref().map(Cow::Borrowed),
+                    Field::Host => record.host.as_deref().map(Cow::Borrowed),
+                    Field::Context(key) => {
+                        record.context.get(key).map(|v| Cow::Borrowed(v.as_str()))
+                    }
+                    Field::Before(path) => value_at(record.before.as_ref()?, path).map(value_text),
+                    Field::After(path) => value_at(record.after.as_ref()?, path).map(value_text),
+                    Field::Seq | Field::Time => None,
+                }
+            }
+        }
+    }
+
+    /// The JSON value at `field` for before/after, for numeric comparisons.
+    pub(crate) fn number(&self, field: &Field) -> Option<f64> {
+        match field {
+            Field::Before(path) => value_at(self.full()?.before.as_ref()?, path)?.as_f64(),
+            Field::After(path) => value_at(self.full()?.after.as_ref()?, path)?.as_f64(),
+            Field::Seq => Some(self.seq() as f64),
+            _ => self.text(field)?.trim().parse().ok(),
+        }
+    }
+}
+
+fn value_at<'v>(mut value: &'v Value, path: &[String]) -> Option<&'v Value> {
+    for step in path {
+        value = match value {
+            Value::Object(map) => map.get(step)?,
+            Value::Array(items) => items.get(step.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(value)
+}
+
+fn value_text(value: &Value) -> Cow<'_, str> {
+    match value {
+        Value::String(text) => Cow::Borrowed(text),
+        other => Cow::Owned(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_parse_and_refuse_what_is_not_a_field() {
+        assert_eq!(
+            Field::parse("after.role").unwrap(),
+            Field::After(vec!["role".into()])
+        );
+        assert_eq!(
+            Field::parse("context.ip").unwrap(),
+            Field::Context("ip".into())
+        );
+        assert!(Field::parse("after.").is_err());
+        assert!(Field::parse("after..x").is_err());
+        assert!(Field::parse("colour").unwrap_err().contains("not a field"));
+    }
+}
