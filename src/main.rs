@@ -101,7 +101,11 @@ fn main() -> ExitCode {
         // A reader that stopped early (`audit show | head`) is not an error.
         Err(error) if is_broken_pipe(error.as_ref()) => ExitCode::from(INTACT),
         Err(error) => {
-            eprintln!("audit: {error}");
+            // Errors quote what they were given (paths, rule files, rows):
+            // shown line by line, each escaped.
+            let text = error.to_string();
+            let shown: Vec<_> = text.lines().map(audit_layer::terminal_safe).collect();
+            eprintln!("audit: {}", shown.join("\n"));
             ExitCode::from(FAILED)
         }
     }

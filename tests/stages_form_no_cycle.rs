@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 const SOURCE: &str = "audit-layer/src";
-const STAGES: [&str; 6] = ["record", "store", "proof", "write", "capture", "read"];
+const STAGES: [&str; 7] = [
+    "record", "store", "proof", "write", "capture", "read", "watch",
+];
 
 /// The module path of a source file: `capture/layer.rs` is `capture::layer`.
 fn module_of(file: &Path) -> String {

@@ -73,6 +73,26 @@ impl Field {
         })
     }
 
+    /// The name as a rules file writes it.
+    pub(crate) fn name(&self) -> String {
+        match self {
+            Field::Action => "action".into(),
+            Field::Actor => "actor".into(),
+            Field::Resource => "resource".into(),
+            Field::Outcome => "outcome".into(),
+            Field::Category => "category".into(),
+            Field::Reason => "reason".into(),
+            Field::Kind => "kind".into(),
+            Field::Service => "service".into(),
+            Field::Host => "host".into(),
+            Field::Seq => "seq".into(),
+            Field::Time => "time".into(),
+            Field::Context(key) => format!("context.{key}"),
+            Field::Before(path) => format!("before.{}", path.join(".")),
+            Field::After(path) => format!("after.{}", path.join(".")),
+        }
+    }
+
     /// Whether reading it needs the whole record parsed.
     pub(crate) fn needs_full_record(&self) -> bool {
         matches!(

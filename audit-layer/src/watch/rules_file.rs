@@ -452,7 +452,8 @@ fn template(
             text,
             Some(message.span()),
             format!(
-                "an integrity message names {bad:?}; it may name {{finding}}, {{detail}}, {{seq}}, {{rule}}, {{severity}}"
+                "an integrity message names {}; it may name {{finding}}, {{detail}}, {{seq}}, {{rule}}, {{severity}}",
+                bad.written()
             ),
         ));
     }
@@ -598,8 +599,9 @@ fn compile(
             return Err(fail(
                 raw.message.span(),
                 format!(
-                    "a {} rule's message can not name {placeholder:?}",
-                    kind.as_str()
+                    "a {} rule's message can not name {}",
+                    kind.as_str(),
+                    placeholder.written()
                 ),
             ));
         }

@@ -27,6 +27,23 @@ pub(crate) enum Placeholder {
     Detail,
 }
 
+impl Placeholder {
+    /// The placeholder as a message writes it.
+    pub(crate) fn written(&self) -> String {
+        match self {
+            Placeholder::Record(field) => format!("{{{}}}", field.name()),
+            Placeholder::First(field) => format!("{{first.{}}}", field.name()),
+            Placeholder::Rule => "{rule}".into(),
+            Placeholder::Severity => "{severity}".into(),
+            Placeholder::Key => "{key}".into(),
+            Placeholder::Count => "{count}".into(),
+            Placeholder::Within => "{within}".into(),
+            Placeholder::Finding => "{finding}".into(),
+            Placeholder::Detail => "{detail}".into(),
+        }
+    }
+}
+
 /// The placeholders every rule's message may use, for errors and docs.
 pub(crate) const PLACEHOLDERS: &str = "{rule}, {severity}, {key}, {count}, {within}, any record field ({actor}, {resource}, {after.role}, {context.ip}...), for a sequence {first.FIELD} and {then.FIELD}, for integrity {finding} and {detail}";
 

@@ -55,6 +55,10 @@ pub(crate) struct Args {
     /// How long a webhook POST may take to connect and to be answered.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     webhook_timeout: Duration,
+    /// When the watch stops, how long the webhook gets to deliver what is
+    /// queued (what it does not deliver is kept in --state for the next run).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    webhook_grace: Duration,
     /// Write each alert as a record of this audit log (a directory of its own).
     #[arg(long, value_name = "DIR")]
     alert_log: Option<PathBuf>,
@@ -79,8 +83,6 @@ pub(crate) struct Args {
 const BATCH: usize = 10_000;
 /// The longest a watch with a state directory goes without saving it.
 const SAVE_EVERY: Duration = Duration::from_secs(5);
-/// What the webhook gets to deliver its queue when the watch stops.
-const WEBHOOK_GRACE: Duration = Duration::from_secs(10);
 
 pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     if args.print_schema {
@@ -250,7 +252,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
             wait(args.poll);
         }
     }
-    let webhook = outputs.finish(WEBHOOK_GRACE)?;
+    let webhook = outputs.finish(args.webhook_grace)?;
     if let Some(stats) = &webhook {
         delivered.posted = delivered.posted.max(stats.delivered_through);
         let done = delivered.printed.min(delivered.posted);
