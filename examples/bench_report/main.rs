@@ -17,6 +17,7 @@ mod scaling;
 mod store;
 mod strict;
 mod tree;
+mod watch;
 mod workload;
 
 use std::path::Path;
@@ -385,6 +386,15 @@ fn main() {
         println!("{records} records, {bytes} bytes in {dir}");
         return;
     }
+    if let [mode, dir, records] = args.as_slice()
+        && mode == "write-clinic-log"
+    {
+        // The watch benchmark's log (patient reads, logins, exports...).
+        let records = records.parse().expect("a record count");
+        let bytes = write_log_of(Path::new(dir), records, watch::clinic_event);
+        println!("{records} records, {bytes} bytes in {dir}");
+        return;
+    }
     let wants = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
     let scratch = std::env::temp_dir().join(format!("audit-bench-{}", std::process::id()));
 
@@ -398,6 +408,13 @@ fn main() {
     }
     if args.iter().any(|a| a == "proofs") {
         tree::proof_rows(&scratch.join("proofs"), 10_000_000);
+    }
+    if args.iter().any(|a| a == "watch-evaluate") {
+        // Only the evaluation rate: for profiling the engine.
+        watch::evaluation_only(&scratch.join("watch"));
+    }
+    if args.iter().any(|a| a == "watch") {
+        watch::rows(&scratch.join("watch"));
     }
     if args.iter().any(|a| a == "store") {
         store::rows(&scratch.join("store"), 1_000_000);

@@ -349,6 +349,39 @@ mod round_trip {
     use std::time::Duration;
 
     #[test]
+    fn leading_fields_read_what_a_full_parse_reads() {
+        use crate::record::line::leading_fields;
+        for (actor, resource) in [
+            ("alice", Some("post:1")),
+            ("a\\\"b\n\u{1b}\u{202e}😀", None),
+            ("ends with a backslash \\", Some("\\")),
+        ] {
+            let mut builder = AuditEvent::builder("post.read").actor(actor);
+            if let Some(resource) = resource {
+                builder = builder.resource(resource);
+            }
+            let mut line = Vec::new();
+            encode_line(
+                &mut line,
+                &builder.build(),
+                0,
+                chain::GENESIS,
+                &RecordDefaults::default(),
+            );
+            let line = line.strip_suffix(b"\n").unwrap_or(&line);
+            let full = AuditRecord::from_line(line).unwrap();
+            let leading = leading_fields(line).expect("a canonical line");
+            assert_eq!(leading.actor.as_deref(), full.actor.as_deref());
+            assert_eq!(leading.resource.as_deref(), full.resource.as_deref());
+            assert_eq!(&*leading.action, full.action);
+            assert_eq!(&*leading.outcome, full.outcome.status());
+            assert_eq!(leading.time, full.time);
+            assert_eq!(leading.hash, full.hash);
+        }
+        assert!(leading_fields(b"{\"v\":1}").is_none());
+    }
+
+    #[test]
     fn encoded_line_parses_back_to_the_same_record() {
         let event = AuditEvent::builder("user.role_change")
             .actor("alice")

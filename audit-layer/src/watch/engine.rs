@@ -570,11 +570,11 @@ impl Engine {
                 let mut raised = None;
                 if sequence.then.matches(view)
                     && let Some(key) = sequence.then_key.key_of(view)
-                    && let Some(first) = pending.get(&key)
+                    && let Some(first) = pending.get(&*key)
                     && first.t <= t
                     && t - first.t <= within
                 {
-                    let first = pending.remove(&key).expect("found above");
+                    let first = pending.remove(&*key).expect("found above");
                     raised = Some((key, first));
                 }
                 if sequence.first.matches(view)
@@ -588,7 +588,7 @@ impl Engine {
                         seq: view.seq(),
                     };
                     pending.insert(
-                        key,
+                        key.into_owned(),
                         Pending {
                             first,
                             hash: here.hash,
@@ -606,7 +606,7 @@ impl Engine {
                     ];
                     self.raise(
                         index,
-                        Some(key),
+                        Some(key.into_owned()),
                         view.time(),
                         records,
                         None,
@@ -622,7 +622,11 @@ impl Engine {
             }
             match &rule.detection {
                 Detection::Match => {
-                    let key = rule.group_by.as_ref().and_then(|spec| spec.key_of(view));
+                    let key = rule
+                        .group_by
+                        .as_ref()
+                        .and_then(|spec| spec.key_of(view))
+                        .map(std::borrow::Cow::into_owned);
                     self.raise(
                         index,
                         key,
@@ -636,7 +640,11 @@ impl Engine {
                 }
                 Detection::TimeOfDay(hours) => {
                     if !hours.contains(t) {
-                        let key = rule.group_by.as_ref().and_then(|spec| spec.key_of(view));
+                        let key = rule
+                            .group_by
+                            .as_ref()
+                            .and_then(|spec| spec.key_of(view))
+                            .map(std::borrow::Cow::into_owned);
                         self.raise(
                             index,
                             key,
@@ -655,7 +663,7 @@ impl Engine {
                             Some(key) => key,
                             None => continue,
                         },
-                        None => String::new(),
+                        None => std::borrow::Cow::Borrowed(""),
                     };
                     let v = match &threshold.distinct {
                         Some(field) => match view.text(field) {
@@ -669,7 +677,11 @@ impl Engine {
                     let RuleState::Threshold(windows) = &mut self.states[index] else {
                         continue;
                     };
-                    let window = windows.entry(key.clone()).or_default();
+                    // Most records find their key's window: no allocation for them.
+                    if !windows.contains_key(&*key) {
+                        windows.insert(key.clone().into_owned(), Window::default());
+                    }
+                    let window = windows.get_mut(&*key).expect("inserted above");
                     let entry = Entry {
                         t,
                         seq: here.seq,
@@ -687,8 +699,8 @@ impl Engine {
                             })
                             .collect();
                         // Counting starts again after an alert, so one burst is one alert.
-                        windows.remove(&key);
-                        let key = threshold.group_by.as_ref().map(|_| key);
+                        windows.remove(&*key);
+                        let key = threshold.group_by.as_ref().map(|_| key.into_owned());
                         self.raise(
                             index,
                             key,

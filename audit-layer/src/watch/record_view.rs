@@ -9,7 +9,7 @@ use std::time::UNIX_EPOCH;
 use serde_json::Value;
 
 use crate::record::chain::Hash;
-use crate::record::line::{IndexedFields, indexed_fields};
+use crate::record::line::{LeadingFields, leading_fields};
 use crate::record::time::Timestamp;
 use crate::record::{AuditRecord, RecordParseError};
 
@@ -97,7 +97,12 @@ impl Field {
     pub(crate) fn needs_full_record(&self) -> bool {
         matches!(
             self,
-            Field::Reason | Field::Context(_) | Field::Before(_) | Field::After(_)
+            Field::Reason
+                | Field::Service
+                | Field::Host
+                | Field::Context(_)
+                | Field::Before(_)
+                | Field::After(_)
         )
     }
 }
@@ -115,23 +120,28 @@ pub(crate) fn nanos(time: Timestamp) -> i64 {
 // allocation per record.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum RecordView<'a> {
-    /// A line of a log: the indexed fields now, the rest when asked.
+    /// A line of a log: the leading fields now, the rest when asked.
     Line {
         line: &'a [u8],
-        fields: IndexedFields<'a>,
+        fields: LeadingFields<'a>,
         full: OnceCell<Option<AuditRecord>>,
     },
     /// A record already parsed.
     Record(&'a AuditRecord),
+    /// A line not laid out as the writer lays it out, parsed in full.
+    Parsed(Box<AuditRecord>),
 }
 
 impl<'a> RecordView<'a> {
     /// The view of a line, if it is a valid record.
     pub(crate) fn of_line(line: &'a [u8]) -> Result<RecordView<'a>, RecordParseError> {
-        Ok(RecordView::Line {
-            line,
-            fields: indexed_fields(line)?,
-            full: OnceCell::new(),
+        Ok(match leading_fields(line) {
+            Some(fields) => RecordView::Line {
+                line,
+                fields,
+                full: OnceCell::new(),
+            },
+            None => RecordView::Parsed(Box::new(AuditRecord::from_line(line)?)),
         })
     }
 
@@ -139,6 +149,7 @@ impl<'a> RecordView<'a> {
         match self {
             RecordView::Line { fields, .. } => fields.seq,
             RecordView::Record(record) => record.seq,
+            RecordView::Parsed(record) => record.seq,
         }
     }
 
@@ -146,6 +157,7 @@ impl<'a> RecordView<'a> {
         match self {
             RecordView::Line { fields, .. } => fields.hash,
             RecordView::Record(record) => record.hash,
+            RecordView::Parsed(record) => record.hash,
         }
     }
 
@@ -153,6 +165,7 @@ impl<'a> RecordView<'a> {
         match self {
             RecordView::Line { fields, .. } => fields.time,
             RecordView::Record(record) => record.time,
+            RecordView::Parsed(record) => record.time,
         }
     }
 
@@ -160,6 +173,7 @@ impl<'a> RecordView<'a> {
         match self {
             RecordView::Line { fields, .. } => &fields.action,
             RecordView::Record(record) => &record.action,
+            RecordView::Parsed(record) => &record.action,
         }
     }
 
@@ -169,6 +183,7 @@ impl<'a> RecordView<'a> {
                 .get_or_init(|| AuditRecord::from_line(line).ok())
                 .as_ref(),
             RecordView::Record(record) => Some(record),
+            RecordView::Parsed(record) => Some(record),
         }
     }
 
@@ -188,8 +203,6 @@ impl<'a> RecordView<'a> {
                     Field::Outcome => Some(Cow::Borrowed(&*fields.outcome)),
                     Field::Category => fields.category.as_deref().map(Cow::Borrowed),
                     Field::Kind => borrowed(fields.kind.as_str()),
-                    Field::Service => fields.service.as_deref().map(Cow::Borrowed),
-                    Field::Host => fields.host.as_deref().map(Cow::Borrowed),
                     _ => None,
                 }
             }

@@ -114,13 +114,18 @@ pub(crate) struct KeySpec {
 
 impl KeySpec {
     /// The key of `record`, or `None` when it has none (the rule skips it).
-    pub(crate) fn key_of(&self, record: &RecordView<'_>) -> Option<String> {
+    pub(crate) fn key_of<'r>(
+        &self,
+        record: &'r RecordView<'_>,
+    ) -> Option<std::borrow::Cow<'r, str>> {
         let text = record.text(&self.field)?;
         match &self.capture {
-            None => Some(text.into_owned()),
+            None => Some(text),
             Some(regex) => {
                 let found = regex.captures(&text)?;
-                Some(found.get(1).or(found.get(0))?.as_str().to_owned())
+                Some(std::borrow::Cow::Owned(
+                    found.get(1).or(found.get(0))?.as_str().to_owned(),
+                ))
             }
         }
     }
