@@ -112,6 +112,13 @@ fn every_audit_command_in_the_readme_runs_as_printed() {
 
     let dir = tempfile::tempdir().unwrap();
     write_log(dir.path());
+    // The watch commands name the example rules by their path in the repository.
+    std::fs::create_dir_all(dir.path().join("examples/watch")).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/watch/rules.toml"),
+        dir.path().join("examples/watch/rules.toml"),
+    )
+    .unwrap();
     // The pseudonym lookup needs a pseudonym key, made as the README's Rust comment says.
     let keygen = run_line(
         dir.path(),
@@ -209,6 +216,14 @@ fn every_audit_command_in_the_readme_runs_as_printed() {
         }
         if line.contains("--db \"$AUDITOR_URL\" --actor mallory") {
             assert!(said.contains("not an editor"), "{said}");
+        }
+        if line.contains("watch --rules examples/watch/rules.toml --check") {
+            assert!(said.contains("privilege-escalation-then-export"), "{said}");
+        }
+        if line.contains("--state ./watch-state") {
+            assert!(said.contains("2 record(s) evaluated, 0 alert(s)"), "{said}");
+            assert!(dir.path().join("watch-state/state").exists());
+            assert!(dir.path().join("alert-log").is_dir());
         }
         if line.contains("verify ./audit-log --checkpoint") {
             assert!(said.contains("1 signed checkpoint(s) matched"), "{said}");

@@ -51,7 +51,10 @@
 //!   every problem with a stable code; [`Checkpoint`]s, [`Anchor`]s and
 //!   [`ForwardSeals`] make truncation and rewrites visible.
 //! - **Read**: [`LogReader`], [`RecordFilter`], [`Timeline`] and [`export`]
-//!   (ECS, CADF, CEF) read a log back.
+//!   (ECS, CADF, CEF) read a log back; [`LogFollower`] follows a live one.
+//! - **Watch** (feature `watch`): `watch::Engine` evaluates detection rules
+//!   (`watch::RuleSet`) over records as they are written and raises
+//!   `watch::Alert`s; the engine of `audit watch`.
 //!
 //! The on-disk format is a public contract, specified in `FORMAT.md`.
 //!
@@ -63,6 +66,9 @@
 //!   (`http_status`).
 //! - `axum`: `http`, and an `impl IntoResponse` handler is classified by the
 //!   status of the response it becomes.
+//! - `postgres`: the PostgreSQL store (`PgStore`, `PgSink`, `Shipper`).
+//! - `watch`: detection rules over a trail (`watch`), with TOML rules files,
+//!   regexes and time zones.
 //!
 //! # Examples
 //!

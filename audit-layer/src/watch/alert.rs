@@ -140,7 +140,7 @@ pub const MAX_ALERT_RECORDS: usize = 100;
 /// ```
 /// # use audit_layer::watch::{Alert, Engine, RuleSet, write_alert_json};
 /// # let mut engine = Engine::new(RuleSet::from_toml("")?);
-/// # let alert = engine.finding(audit_layer::FindingCode::Modified, Some(3), "x\u{202e}\n");
+/// # let alert = engine.finding(audit_layer::FindingCode::Modified, Some(3), "x\u{202e}\n").unwrap();
 /// let mut out = Vec::new();
 /// write_alert_json(&mut out, &alert)?;
 /// assert!(out.is_ascii());

@@ -180,8 +180,8 @@ const STATE_FORMAT: u32 = 1;
 /// guard.shutdown(std::time::Duration::from_secs(5))?;
 ///
 /// let mut alerts = Vec::new();
-/// for line in log.lines() {
-///     alerts.extend(engine.observe_line(&line));
+/// for line in log.bytes().split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+///     alerts.extend(engine.observe_line(line));
 /// }
 /// assert_eq!(alerts.len(), 1);
 /// assert_eq!(alerts[0].message, "mallory exported 3 times");
