@@ -22,7 +22,7 @@ pub(crate) struct Args {
 
 /// What the verifier is given to trust: checkpoints and their keys,
 /// witnesses, seals. `audit verify` and `audit watch` take the same flags.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub(crate) struct TrustArgs {
     /// A signed checkpoint kept outside the log, or a directory of them
     /// (every *.note in it); repeat for several. Needs --key. Matching none

@@ -419,6 +419,26 @@ impl Engine {
         alerts.pop()
     }
 
+    /// Raises an integrity alert (`verify-failed`) for a verify run that
+    /// could not be made: what was to be checked was not, which is itself
+    /// an integrity problem (a log made unreadable, a key file gone).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use audit_layer::watch::{Engine, RuleSet};
+    /// let mut engine = Engine::new(RuleSet::from_toml("")?);
+    /// let alert = engine.verify_failed("permission denied").unwrap();
+    /// assert_eq!(alert.key.as_deref(), Some("verify-failed"));
+    /// # Ok::<(), audit_layer::watch::RulesError>(())
+    /// ```
+    pub fn verify_failed(&mut self, why: &str) -> Option<Alert> {
+        let mut alerts = Vec::new();
+        let time = self.now_for_integrity();
+        self.integrity("verify-failed", None, why, time, Vec::new(), &mut alerts);
+        alerts.pop()
+    }
+
     /// Raises integrity alerts for a verifier's report: every finding but a
     /// torn tail (a line a writer is still writing reads as one; a real torn
     /// tail is repaired by the writer, with a record that raises its own

@@ -169,6 +169,7 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     } else {
         Some(Instant::now())
     };
+    let mut verifying: Option<std::thread::JoinHandle<Result<audit_layer::Report, String>>> = None;
     let mut last_save = Instant::now();
     let mut dirty = false;
     let live = !args.replay;
@@ -195,14 +196,33 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         if live {
             alerts.extend(engine.tick(Timestamp::now()));
         }
-        if next_verify.is_some_and(|at| Instant::now() >= at) {
-            alerts.extend(engine.report(&source.verify(&args.trust)?));
+        // The periodic verify runs on a thread of its own: a large log
+        // takes seconds, and evaluation does not wait for it.
+        if verifying
+            .as_ref()
+            .is_some_and(std::thread::JoinHandle::is_finished)
+        {
+            let finished = verifying.take().expect("checked above");
+            match finished.join() {
+                Ok(Ok(report)) => alerts.extend(engine.report(&report)),
+                Ok(Err(error)) => alerts.extend(engine.verify_failed(&error)),
+                Err(_) => eprintln!("audit watch: the verify run panicked"),
+            }
+        }
+        if verifying.is_none() && next_verify.is_some_and(|at| Instant::now() >= at) {
+            let (target, trust) = (source.verify_target(), args.trust.clone());
+            verifying = Some(
+                std::thread::Builder::new()
+                    .name("audit-watch-verify".into())
+                    .spawn(move || target.verify(&trust))?,
+            );
             next_verify = Some(Instant::now() + args.verify_every);
         }
         let caught_up = read < BATCH;
         let finishing = STOP.load(Ordering::Relaxed) || (caught_up && (!live || args.once));
         if finishing && (args.replay || args.once) {
-            alerts.extend(engine.report(&source.verify(&args.trust)?));
+            let report = source.verify_target().verify(&args.trust)?;
+            alerts.extend(engine.report(&report));
         }
         total_alerts += alerts.len() as u64;
         if !alerts.is_empty() {

@@ -17,8 +17,35 @@ pub(crate) enum Source {
     },
     Store {
         store: Box<PgStore>,
+        url: String,
         stream: String,
     },
+}
+
+/// What a verify run needs, to run on a thread of its own.
+#[derive(Clone)]
+pub(crate) enum VerifyTarget {
+    File(PathBuf),
+    Store { url: String, stream: String },
+}
+
+impl VerifyTarget {
+    /// A full verification, with what the flags trust.
+    pub(crate) fn verify(&self, trust: &TrustArgs) -> Result<Report, String> {
+        match self {
+            VerifyTarget::File(dir) => verifier_for(trust, Some(dir))
+                .map_err(|e| e.to_string())?
+                .verify_path(dir)
+                .map_err(|e| e.to_string()),
+            VerifyTarget::Store { url, stream } => {
+                let mut store = PgStore::connect(url).map_err(|e| e.to_string())?;
+                verifier_for(trust, None)
+                    .map_err(|e| e.to_string())?
+                    .verify_stream(&mut store, stream)
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
 }
 
 impl Source {
@@ -33,6 +60,7 @@ impl Source {
     pub(crate) fn store(url: &str, stream: &str) -> Result<Source, Box<dyn std::error::Error>> {
         Ok(Source::Store {
             store: Box::new(PgStore::connect(url)?),
+            url: url.to_owned(),
             stream: stream.to_owned(),
         })
     }
@@ -55,7 +83,7 @@ impl Source {
                 }
                 Ok(first)
             }
-            Source::Store { store, stream } => {
+            Source::Store { store, stream, .. } => {
                 Ok(store.lines_from(stream, 0, 1)?.first().map(|(seq, _)| *seq))
             }
         }
@@ -99,7 +127,7 @@ impl Source {
                 })?;
                 Ok(handed)
             }
-            Source::Store { store, stream } => {
+            Source::Store { store, stream, .. } => {
                 let lines = store.lines_from(stream, next.unwrap_or(0), max)?;
                 for (_, line) in &lines {
                     each(line);
@@ -109,16 +137,14 @@ impl Source {
         }
     }
 
-    /// A full verification, with what the flags trust.
-    pub(crate) fn verify(
-        &mut self,
-        trust: &TrustArgs,
-    ) -> Result<Report, Box<dyn std::error::Error>> {
+    /// What a verify run of this source needs.
+    pub(crate) fn verify_target(&self) -> VerifyTarget {
         match self {
-            Source::File { dir, .. } => Ok(verifier_for(trust, Some(dir))?.verify_path(&*dir)?),
-            Source::Store { store, stream } => {
-                Ok(verifier_for(trust, None)?.verify_stream(store, stream)?)
-            }
+            Source::File { dir, .. } => VerifyTarget::File(dir.clone()),
+            Source::Store { url, stream, .. } => VerifyTarget::Store {
+                url: url.clone(),
+                stream: stream.clone(),
+            },
         }
     }
 }
