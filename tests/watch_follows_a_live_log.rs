@@ -368,19 +368,46 @@ fn a_live_watch_verifies_on_its_own_thread_and_alerts_tampering_behind_it() {
     let dir = tempfile::tempdir().unwrap();
     let rules = rules(dir.path());
     let log = dir.path().join("log");
-    append(&log, (0..4).map(|n| event("post.read", "ivy", n).build()).collect());
-    let mut watching = Watching::start(&["--rules", &rules, "--log", s(&log), "--poll", "10ms", "--verify-every", "50ms"]);
+    append(
+        &log,
+        (0..4)
+            .map(|n| event("post.read", "ivy", n).build())
+            .collect(),
+    );
+    let mut watching = Watching::start(&[
+        "--rules",
+        &rules,
+        "--log",
+        s(&log),
+        "--poll",
+        "10ms",
+        "--verify-every",
+        "50ms",
+    ]);
     let segment = std::fs::read_dir(&log)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("segment-"))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("segment-")
+        })
         .unwrap();
     let text = std::fs::read_to_string(&segment).unwrap();
-    std::fs::write(&segment, text.replacen("\"actor\":\"ivy\"", "\"actor\":\"joe\"", 1)).unwrap();
+    std::fs::write(
+        &segment,
+        text.replacen("\"actor\":\"ivy\"", "\"actor\":\"joe\"", 1),
+    )
+    .unwrap();
     let seen = watching.wait_for(1).to_vec();
     assert_eq!(seen[0]["rule"], "integrity", "{seen:#?}");
     assert_eq!(seen[0]["key"], "modified");
     let (code, stderr, seen) = watching.stop_with(libc::SIGTERM);
     assert_eq!(code, Some(1), "{stderr}");
-    assert_eq!(seen.len(), 1, "alerted once, however many verify runs found it: {seen:#?}");
+    assert_eq!(
+        seen.len(),
+        1,
+        "alerted once, however many verify runs found it: {seen:#?}"
+    );
 }
