@@ -123,7 +123,7 @@ pub use capture::call::AuditUnrecorded;
 pub use capture::calls_within::audited_calls_within;
 pub use capture::classify::ClassifyFailure;
 pub use capture::current_call::{
-    record_after, record_before, set_actor, set_context, set_resource,
+    record_after, record_before, record_esignature, set_actor, set_context, set_resource,
 };
 pub use capture::layer::AuditLayer;
 pub use proof::checkpoint::{
@@ -150,6 +150,9 @@ pub use read::timeline::{Timeline, TimelineWriter};
 pub use read::{LogReader, ReadError, stored_line};
 pub use record::anchor::Anchor;
 pub use record::changes::{Change, diff};
+pub use record::esignature::{
+    DocumentHash, ESIGNATURE_KEYS, ESignature, ESignatureError, SignatureMeaning,
+};
 pub use record::terminal_text::{TerminalSafe, terminal_safe};
 pub use record::time::{Timestamp, TimestampError};
 pub use record::{

@@ -7,7 +7,7 @@ use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, LitStr, Path, Token};
 
 /// Every argument the attribute accepts, for error messages.
-const ARGUMENTS: &str = "action, actor, resource, before, after, fields, level, crate";
+const ARGUMENTS: &str = "action, actor, resource, before, after, esignature, fields, level, crate";
 
 /// Context keys the attribute already has arguments for.
 const RESERVED_FIELDS: &[&str] = &["action", "actor", "resource", "call"];
@@ -68,6 +68,8 @@ pub(crate) struct AuditedArgs {
     pub(crate) resource: Option<Value>,
     pub(crate) before: Option<Expr>,
     pub(crate) after: Option<Expr>,
+    /// An `audit_layer::ESignature` (or a reference to one) the call records.
+    pub(crate) esignature: Option<Expr>,
     pub(crate) fields: Vec<FieldArg>,
     pub(crate) level: Option<Level>,
     pub(crate) krate: Option<Path>,
@@ -235,6 +237,11 @@ impl Parse for AuditedArgs {
                             &mut args.after
                         };
                         set_once(slot, &name, value)?;
+                    }
+                    "esignature" => {
+                        expect_eq(input, &name)?;
+                        let value = input.parse()?;
+                        set_once(&mut args.esignature, &name, value)?;
                     }
                     "level" => {
                         expect_eq(input, &name)?;

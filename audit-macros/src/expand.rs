@@ -402,6 +402,13 @@ fn check_awaits(args: &AuditedArgs, shape: &Shape<'_>) -> syn::Result<()> {
             ));
         }
     }
+    if let Some(span) = args.esignature.as_ref().and_then(find_await) {
+        return Err(syn::Error::new(
+            span,
+            "`.await` cannot be used in `esignature`: it is recorded when the call starts; \
+             make the signature before the call, or call `audit_layer::record_esignature` in the body",
+        ));
+    }
     if let Some(span) = args.before.as_ref().and_then(find_await)
         && !shape.before_may_await()
     {
@@ -557,6 +564,12 @@ fn prologue(
         _ if matches!(shape, Shape::AsyncTrait(_)) => quote!(),
         _ => awaited_before(args, names),
     };
+    let esignature = args.esignature.as_ref().map(|expr| {
+        quote_spanned! {expr.span()=>
+            #[allow(clippy::redundant_closure)]
+            #call.esignature(|| #expr);
+        }
+    });
     let new_call = if shape.in_future() {
         quote!(#krate::__private::Call::disabled_in_future())
     } else {
@@ -627,6 +640,7 @@ fn prologue(
             #call.resume_panic(#panic);
         }
         #before
+        #esignature
     }
 }
 

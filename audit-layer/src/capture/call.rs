@@ -204,6 +204,21 @@ impl Call {
         }
     }
 
+    /// Records the electronic signature `#[audited(esignature = ...)]`
+    /// names; `signature` runs only when the call is active.
+    #[inline]
+    pub fn esignature<S: std::borrow::Borrow<crate::record::esignature::ESignature>>(
+        &self,
+        signature: impl FnOnce() -> S,
+    ) {
+        if self.active {
+            let signature = self.own(signature);
+            self.update(&mut |call| {
+                crate::capture::current_call::apply_esignature(call, signature.borrow())
+            });
+        }
+    }
+
     /// Records a `before` state already evaluated (an awaited `before`).
     #[inline]
     pub fn before_value<T: Serialize>(&self, state: Option<T>) {

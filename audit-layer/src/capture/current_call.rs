@@ -13,7 +13,8 @@ use serde::Serialize;
 use tracing::Span;
 
 use crate::capture::hook::{CallState, Hook};
-use crate::record::{set_context as insert_sorted, to_json};
+use crate::record::esignature::ESignature;
+use crate::record::{Text, set_context as insert_sorted, to_json};
 
 fn with_current_call(update: &mut dyn FnMut(&mut CallState)) -> bool {
     Span::current()
@@ -140,4 +141,41 @@ pub fn set_context(key: impl Into<Cow<'static, str>>, value: impl Display) -> bo
             insert_sorted(&mut call.context, key, value);
         }
     })
+}
+
+/// Records an electronic signature in the current audited call: its
+/// context gets the `esignature.` entries, its resource becomes what was
+/// signed, and its actor (when not named already) the signer.
+///
+/// Returns whether an audited call received it.
+///
+/// # Examples
+///
+/// ```
+/// use audit_layer::{audited, record_esignature, DocumentHash, ESignature, SignatureMeaning};
+///
+/// #[audited(action = "sop.approve")]
+/// fn approve(user: &str, name: &str, sop: &str, text: &[u8]) -> Result<(), audit_layer::ESignatureError> {
+///     let signature = ESignature::new(user, name, SignatureMeaning::Approval, sop, DocumentHash::of(text))?;
+///     record_esignature(&signature);
+///     Ok(())
+/// }
+/// # approve("u-17", "Dr. Jane Roe", "sop:7", b"v3").unwrap();
+/// ```
+pub fn record_esignature(signature: &ESignature) -> bool {
+    if !in_audited_call() {
+        return false;
+    }
+    with_current_call(&mut |call| apply_esignature(call, signature))
+}
+
+/// Puts `signature` into `call`.
+pub(crate) fn apply_esignature(call: &mut CallState, signature: &ESignature) {
+    for (key, value) in signature.context_entries() {
+        insert_sorted(&mut call.context, Cow::Borrowed(key), Text::from(value));
+    }
+    call.resource = Some(Text::from(signature.resource()));
+    if call.actor.is_none() {
+        call.actor = Some(Text::from(signature.signer()));
+    }
 }

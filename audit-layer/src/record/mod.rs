@@ -12,6 +12,7 @@
 //! - `line`: the line's schema, and [`AuditRecord`](crate::AuditRecord), a line read back;
 //! - `encode`, `chain`: the canonical line and its hash chain;
 //! - `anchor`: where a log cut by retention begins;
+//! - `esignature`: electronic signatures, carried in a record's context;
 //! - `changes`: the difference between `before` and `after`;
 //! - `time`: timestamps as the format writes them;
 //! - `terminal_text`: how any text of a record is shown to a person.
@@ -23,6 +24,7 @@ pub mod chain;
 pub(crate) mod changes;
 pub(crate) mod code_location;
 pub(crate) mod encode;
+pub(crate) mod esignature;
 pub(crate) mod event;
 pub(crate) mod line;
 pub(crate) mod outcome;
