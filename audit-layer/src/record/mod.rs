@@ -13,6 +13,7 @@
 //! - `encode`, `chain`: the canonical line and its hash chain;
 //! - `anchor`: where a log cut by retention begins;
 //! - `esignature`: electronic signatures, carried in a record's context;
+//! - `glob`: the patterns rules files and reports write;
 //! - `changes`: the difference between `before` and `after`;
 //! - `time`: timestamps as the format writes them;
 //! - `terminal_text`: how any text of a record is shown to a person.
@@ -26,6 +27,8 @@ pub(crate) mod code_location;
 pub(crate) mod encode;
 pub(crate) mod esignature;
 pub(crate) mod event;
+#[cfg_attr(not(feature = "watch"), allow(dead_code))]
+pub(crate) mod glob;
 pub(crate) mod line;
 pub(crate) mod outcome;
 pub(crate) mod terminal_text;
