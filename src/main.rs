@@ -49,6 +49,10 @@ enum Command {
     Streams(commands::streams::Args),
     /// Detection rules and integrity alerts on a live trail (or its history, --replay).
     Watch(commands::watch::Args),
+    /// A compliance report (access, changes, privileged, document) as HTML and JSON, signed on request.
+    Report(commands::report::Args),
+    /// Check a report's detached signature.
+    VerifyReport(commands::report::CheckArgs),
 }
 
 /// Exit status for a log that is intact.
@@ -94,6 +98,8 @@ fn main() -> ExitCode {
         Command::Ship(args) => commands::ship::run(&args),
         Command::Streams(args) => commands::streams::run(&args),
         Command::Watch(args) => commands::watch::run(&args),
+        Command::Report(args) => commands::report::run(&args),
+        Command::VerifyReport(args) => commands::report::check(&args),
     };
     match result {
         Ok(true) => ExitCode::from(INTACT),

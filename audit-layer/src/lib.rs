@@ -144,6 +144,16 @@ pub use proof::witness_client::{WitnessClient, WitnessError};
 pub use read::bundle::{BundleError, BundledRecord, CheckedBundle, EvidenceBundle};
 pub use read::export::ExportFormat;
 pub use read::query::RecordFilter;
+pub use read::report::builder::ReportBuilder;
+pub use read::report::escape::MAX_SHOWN_CHARS;
+pub use read::report::model::{
+    ActivityBucket, ActorAccess, ComplianceReport, FindingLine, IntegrityStatement, MAX_RESOURCES,
+    MAX_ROWS, ReportRow, ResourceAccess, SignatureRow,
+};
+pub use read::report::options::{
+    DEFAULT_PRIVILEGED_ACTIONS, DEFAULT_TRAIL_ACTIONS, ReportKind, ReportOptions,
+};
+pub use read::report::signature::{ReportSignature, ReportSignatureError};
 #[cfg(feature = "postgres")]
 pub use read::stored::{StoredRecord, select_stored};
 pub use read::timeline::{Timeline, TimelineWriter};

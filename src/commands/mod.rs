@@ -9,6 +9,7 @@ pub(crate) mod export;
 pub(crate) mod keygen;
 pub(crate) mod prove;
 pub(crate) mod pseudonym;
+pub(crate) mod report;
 mod selection;
 pub(crate) mod ship;
 pub(crate) mod show;

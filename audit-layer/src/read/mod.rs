@@ -7,6 +7,7 @@
 //! - `query`: [`RecordFilter`](crate::RecordFilter);
 //! - `timeline`: one resource's story ([`Timeline`](crate::Timeline));
 //! - `export`: the SIEM formats (ECS, CADF, CEF);
+//! - `report`: compliance reports (HTML and JSON), signed on request;
 //! - `bundle`: evidence bundles, records with their Merkle proofs, checked
 //!   offline;
 //! - `stored`: selecting records from the PostgreSQL store through its
@@ -18,6 +19,7 @@ pub(crate) mod bundle;
 pub mod export;
 pub(crate) mod query;
 pub(crate) mod reader;
+pub(crate) mod report;
 #[cfg(feature = "postgres")]
 pub(crate) mod stored;
 pub(crate) mod timeline;

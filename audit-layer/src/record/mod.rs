@@ -27,7 +27,6 @@ pub(crate) mod code_location;
 pub(crate) mod encode;
 pub(crate) mod esignature;
 pub(crate) mod event;
-#[cfg_attr(not(feature = "watch"), allow(dead_code))]
 pub(crate) mod glob;
 pub(crate) mod line;
 pub(crate) mod outcome;
