@@ -65,7 +65,7 @@ pub(crate) fn actors(actors: &[ActorAccess]) -> String {
         let total = actor.reads + actor.changes;
         let y = 5.0 + row * n as f64;
         let w = (width - label_width - 60.0) * total as f64 / max;
-        let name: String = actor.actor.chars().take(32).collect();
+        let name: String = actor.actor.chars().take(22).collect();
         let colour = if actor.outlier { "#b03030" } else { "#3b6ea5" };
         let _ = write!(
             svg,
