@@ -23,8 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use audit_layer::{
-    AuditLayer, AuditRecord, AuditWriter, CheckpointDir, Checkpoints, FileSink, LogReader, Privacy,
-    PseudonymKey, RecordFilter, SignerKey, Timeline, Verifier,
+    AuditLayer, AuditRecord, AuditWriter, CheckpointDir, Checkpoints, FileSink, IntegrityStatement,
+    LogReader, Privacy, PseudonymKey, RecordFilter, ReportBuilder, ReportKind, ReportOptions,
+    SignerKey, Timeline, Timestamp, Verifier,
 };
 use axum::http::Method;
 use serde_json::{Value, json};
@@ -500,6 +501,40 @@ fn segment_text(log: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
+/// The document report of post 42 and this month's access report, as HTML
+/// and JSON in `LOG-reports/`; returns their paths.
+fn write_reports(log: &Path) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
+    let dir = PathBuf::from(format!("{}-reports", log.display()));
+    std::fs::create_dir_all(&dir)?;
+    let verification = Verifier::new().verify_path(log)?;
+    let integrity = IntegrityStatement::from_report(&verification, log.display().to_string());
+    let now = Timestamp::now().to_string();
+    let month = &now[..7];
+    let month_start: Timestamp = format!("{month}-01T00:00:00Z").parse()?;
+    let mut document =
+        ReportBuilder::new(ReportOptions::new(ReportKind::Document).resource("post:42"));
+    let mut access =
+        ReportBuilder::new(ReportOptions::new(ReportKind::Access).period(Some(month_start), None));
+    for record in LogReader::open(log)? {
+        let record = record?;
+        let problem = (!verification.is_intact()).then_some("the log has findings");
+        document.add(&record, problem);
+        access.add(&record, problem);
+    }
+    let mut written = Vec::new();
+    for (name, report) in [
+        ("post-42".to_owned(), document.finish(integrity.clone())),
+        (format!("access-{month}"), access.finish(integrity)),
+    ] {
+        for (extension, text) in [("html", report.to_html()), ("json", report.to_json())] {
+            let path = dir.join(format!("{name}.{extension}"));
+            std::fs::write(&path, text)?;
+            written.push(path);
+        }
+    }
+    Ok(written)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let log = PathBuf::from(
@@ -591,6 +626,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tamper(&log, &checkpoints, &key)?;
     println!();
 
+    println!("5. For the auditor: reports made from the verified trail, to hand over as they are:");
+    for path in write_reports(&log)? {
+        println!("   {}", path.display());
+    }
+    println!();
+
     println!("Try it yourself:");
     println!("   cargo run --bin audit -- verify {}", log.display());
     println!(
@@ -603,6 +644,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "   cargo run --bin audit -- export --log {} --format ecs    # or cadf, cef: for a SIEM",
+        log.display()
+    );
+    println!(
+        "   cargo run --bin audit -- report document --resource post:42 --log {}    # or access, changes, privileged",
         log.display()
     );
     println!(

@@ -30,6 +30,27 @@ fn the_incident_demo_answers_and_catches_tampering() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(text.contains("28 records written"), "{text}");
+    let reports = dir.path().join("audit-log-reports");
+    let document =
+        std::fs::read_to_string(reports.join("post-42.html")).expect("the document report");
+    assert!(
+        text.contains(&reports.join("post-42.html").display().to_string()),
+        "{text}"
+    );
+    assert!(document.contains("Document trail: post:42"));
+    assert!(document.contains("class=\"verdict intact\""));
+    assert!(
+        document.contains("<td>post.publish</td>"),
+        "the publication is in the trail"
+    );
+    let month = &audit_layer::Timestamp::now().to_string()[..7];
+    let access = reports.join(format!("access-{month}.html"));
+    assert!(text.contains(&access.display().to_string()), "{text}");
+    assert!(
+        std::fs::read_to_string(access)
+            .unwrap()
+            .contains("<td>mallory</td>")
+    );
     assert!(text.contains("verified 28 records, seq 0..27"), "{text}");
     assert!(text.contains(": intact"), "{text}");
     // Personal data is pseudonymised before it is hashed: never in clear.
