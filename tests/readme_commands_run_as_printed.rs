@@ -225,6 +225,15 @@ fn every_audit_command_in_the_readme_runs_as_printed() {
             assert!(dir.path().join("watch-state/state").exists());
             assert!(dir.path().join("alert-log").is_dir());
         }
+        if line.contains("-- report ") {
+            assert!(
+                said.contains(".html\n"),
+                "the report's paths are printed: {said}"
+            );
+        }
+        if line.contains("verify-report post-42.html") {
+            assert!(said.contains("verified: post-42.html"), "{said}");
+        }
         if line.contains("verify ./audit-log --checkpoint") {
             assert!(said.contains("1 signed checkpoint(s) matched"), "{said}");
         }

@@ -51,7 +51,10 @@
 //!   every problem with a stable code; [`Checkpoint`]s, [`Anchor`]s and
 //!   [`ForwardSeals`] make truncation and rewrites visible.
 //! - **Read**: [`LogReader`], [`RecordFilter`], [`Timeline`] and [`export`]
-//!   (ECS, CADF, CEF) read a log back; [`LogFollower`] follows a live one.
+//!   (ECS, CADF, CEF) read a log back; [`LogFollower`] follows a live one;
+//!   [`ReportBuilder`] makes a [`ComplianceReport`] (HTML and JSON) that
+//!   [`ReportSignature`] signs. [`ESignature`] records an electronic
+//!   signature bound to a document version.
 //! - **Watch** (feature `watch`): `watch::Engine` evaluates detection rules
 //!   (`watch::RuleSet`) over records as they are written and raises
 //!   `watch::Alert`s; the engine of `audit watch`.
