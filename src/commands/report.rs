@@ -111,46 +111,63 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         options = options.resource(resource.clone());
     }
     let mut builder = ReportBuilder::new(options);
-    let mut filter = RecordFilter::new();
-    if let Some(since) = args.since {
-        filter = filter.since(since);
-    }
-    if let Some(resource) = args
-        .resource
-        .as_deref()
-        .filter(|_| args.kind == ReportKind::Document)
-    {
-        filter = filter.resource(resource);
-    }
-    let raw_resource = args
-        .resource
-        .as_deref()
-        .filter(|_| args.kind == ReportKind::Document);
-    let check = for_each_selected(&args.read, &filter, (None, raw_resource), |selected| {
-        builder.add(&selected.record, selected.problem.as_deref());
-        Ok(())
-    })?;
-    let integrity = match (&check.verification, &args.read.db.db) {
-        (Some(report), _) => {
-            IntegrityStatement::from_report(report, check.log.display().to_string())
-        }
-        (None, Some(_)) if !args.read.no_verify() => {
-            let mut store = args.read.db.connect()?.ok_or("--db is needed")?;
-            let stream = args
-                .read
-                .db
-                .stream
-                .clone()
-                .ok_or("a report from the store needs --stream: the stream it covers")?;
-            let report = Verifier::new().verify_stream(&mut store, &stream)?;
-            IntegrityStatement::from_report(&report, format!("db:{stream}"))
-        }
-        (None, Some(_)) => IntegrityStatement::not_verified(format!(
-            "db:{}",
-            args.read.db.stream.as_deref().unwrap_or("every stream")
-        )),
-        (None, None) => IntegrityStatement::not_verified(check.log.display().to_string()),
-    };
+    let integrity =
+        if args.read.db.db.is_none() && !args.read.no_verify() {
+            // A file log: one verifying pass hands every line to the builder,
+            // which reads an access report's fields straight from the line.
+            let log = args.read.log.path()?;
+            let mut verifier = Verifier::new();
+            for key in &args.read.key {
+                verifier = verifier.trust(super::verify::load_key(key)?);
+            }
+            let report = verifier.verify_path_with(&log, |line| {
+                let problem = (!line.verified).then(|| {
+                    line.problem.map_or_else(
+                        || "not verified".to_owned(),
+                        |code| code.as_str().to_owned(),
+                    )
+                });
+                // A line that is not a record is the verifier's finding already.
+                let _ = builder.add_line(line.line, problem.as_deref());
+                Ok(())
+            })?;
+            IntegrityStatement::from_report(&report, log.display().to_string())
+        } else {
+            let mut filter = RecordFilter::new();
+            if let Some(since) = args.since {
+                filter = filter.since(since);
+            }
+            let document = args
+                .resource
+                .as_deref()
+                .filter(|_| args.kind == ReportKind::Document);
+            if let Some(resource) = document {
+                filter = filter.resource(resource);
+            }
+            let check = for_each_selected(&args.read, &filter, (None, document), |selected| {
+                builder.add(&selected.record, selected.problem.as_deref());
+                Ok(())
+            })?;
+            match (&check.verification, &args.read.db.db) {
+                (Some(report), _) => {
+                    IntegrityStatement::from_report(report, check.log.display().to_string())
+                }
+                (None, Some(_)) if !args.read.no_verify() => {
+                    let mut store = args.read.db.connect()?.ok_or("--db is needed")?;
+                    let stream =
+                        args.read.db.stream.clone().ok_or(
+                            "a report from the store needs --stream: the stream it covers",
+                        )?;
+                    let report = Verifier::new().verify_stream(&mut store, &stream)?;
+                    IntegrityStatement::from_report(&report, format!("db:{stream}"))
+                }
+                (None, Some(_)) => IntegrityStatement::not_verified(format!(
+                    "db:{}",
+                    args.read.db.stream.as_deref().unwrap_or("every stream")
+                )),
+                (None, None) => IntegrityStatement::not_verified(check.log.display().to_string()),
+            }
+        };
     let intact = integrity.verified && integrity.intact;
     let report = builder.finish(integrity);
     let prefix = args

@@ -78,7 +78,7 @@ pub(crate) struct ReadArgs {
     /// A trusted public key (or a file holding one): retention anchors it
     /// signed say where the log begins. Repeat for several.
     #[arg(long)]
-    key: Vec<String>,
+    pub(crate) key: Vec<String>,
 }
 
 /// The outcomes and failure kinds `--outcome` takes.

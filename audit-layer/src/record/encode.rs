@@ -377,7 +377,24 @@ mod round_trip {
             assert_eq!(&*leading.outcome, full.outcome.status());
             assert_eq!(leading.time, full.time);
             assert_eq!(leading.hash, full.hash);
+            assert!(!leading.has_state);
         }
+        let mut line = Vec::new();
+        let with_state = AuditEvent::builder("x.update")
+            .after(json!({"reason": null, "after": null}))
+            .build();
+        encode_line(
+            &mut line,
+            &with_state,
+            0,
+            chain::GENESIS,
+            &RecordDefaults::default(),
+        );
+        assert!(
+            leading_fields(line.strip_suffix(b"\n").unwrap())
+                .unwrap()
+                .has_state
+        );
         assert!(leading_fields(b"{\"v\":1}").is_none());
     }
 

@@ -178,11 +178,12 @@ pub(crate) struct LeadingFields<'a> {
     pub(crate) resource: Option<Cow<'a, str>>,
     pub(crate) outcome: Cow<'a, str>,
     pub(crate) category: Option<Cow<'a, str>>,
+    /// Whether the record carries a `before` or an `after` state.
+    pub(crate) has_state: bool,
 }
 
 /// The leading fields of a canonical line; `None` when the line is not
 /// laid out as the writer lays it out (a caller then parses it in full).
-#[cfg_attr(not(feature = "watch"), allow(dead_code))]
 pub(crate) fn leading_fields(line: &[u8]) -> Option<LeadingFields<'_>> {
     let view = chain::frame(line).ok()?;
     if view.version != u64::from(chain::FORMAT_VERSION) {
@@ -206,7 +207,13 @@ pub(crate) fn leading_fields(line: &[u8]) -> Option<LeadingFields<'_>> {
     let (resource, rest) = json_text_or_null(rest.strip_prefix(b",\"resource\":")?)?;
     let (outcome, rest) = json_text(rest.strip_prefix(b",\"outcome\":")?)?;
     let (category, rest) = json_text_or_null(rest.strip_prefix(b",\"category\":")?)?;
-    rest.strip_prefix(b",\"reason\":")?;
+    let (_, rest) = json_text_or_null(rest.strip_prefix(b",\"reason\":")?)?;
+    let rest = rest.strip_prefix(b",\"before\":")?;
+    // `changes` is only ever present with both states, so these two say it all.
+    let has_state = match rest.strip_prefix(b"null,\"after\":") {
+        Some(after) => !after.starts_with(b"null,"),
+        None => true,
+    };
     Some(LeadingFields {
         seq: view.seq,
         hash: view.stored_hash,
@@ -217,6 +224,7 @@ pub(crate) fn leading_fields(line: &[u8]) -> Option<LeadingFields<'_>> {
         resource,
         outcome: outcome?,
         category,
+        has_state,
     })
 }
 
