@@ -343,3 +343,52 @@ fn a_signed_report_verifies_and_an_edited_one_does_not() {
     // The report names the trail it was made from.
     assert!(page.contains("whose last record is number 64 with hash"));
 }
+
+#[path = "common/pg.rs"]
+mod pg;
+
+#[test]
+fn a_report_from_a_store_stream_is_verified_as_the_stream() {
+    use audit_layer::{AuditWriter, PgSink};
+    let store = pg::Server::shared().fresh_store("report_stream");
+    let stream = "clinic-api@db-2/1";
+    let (audit, guard) = AuditWriter::builder()
+        .spawn(PgSink::connect(&store.writer, stream).unwrap())
+        .unwrap();
+    for n in 0..3 {
+        audit
+            .submit(
+                event("patient.read", "amy", n)
+                    .resource(format!("patient:{n}"))
+                    .build(),
+            )
+            .unwrap();
+    }
+    guard.shutdown(std::time::Duration::from_secs(20)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("stream");
+    let out = common::run_audit(&[
+        "report",
+        "access",
+        "--db",
+        &store.reader,
+        "--stream",
+        stream,
+        "--out",
+        prefix.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(prefix.with_extension("json")).unwrap())
+            .unwrap();
+    assert_eq!(json["integrity"]["source"], format!("db:{stream}"));
+    assert_eq!(json["integrity"]["verified"], true);
+    assert_eq!(json["integrity"]["records"], 3);
+    assert_eq!(json["actors"][0]["actor"], "amy");
+    assert_eq!(json["actors"][0]["reads"], 3);
+}
