@@ -204,6 +204,16 @@ fn the_changes_report_gives_ticket_coverage_and_its_exceptions() {
     let rows = json["rows"].as_array().unwrap();
     let exception = rows.iter().find(|r| r["seq"] == 56).unwrap();
     assert_eq!(exception["changes"][0]["path"], "/mfa");
+    assert_eq!(
+        exception["before"]["mfa"], true,
+        "each change with its before and after"
+    );
+    let created = rows.iter().find(|r| r["seq"] == 55).unwrap();
+    assert_eq!(created["after"]["ttl"], 5);
+    assert!(
+        html.contains("before (none) → after {&quot;ttl&quot;:5}"),
+        "a change with no diff shows its states"
+    );
     assert!(html.contains("id=\"coverage-share\""));
     assert!(html.contains("NONE"), "a change without a ticket says so");
 }

@@ -289,6 +289,10 @@ impl ReportBuilder {
         problem: Option<&str>,
         ticket: Option<String>,
     ) -> ReportRow {
+        let with_states = matches!(
+            self.options.kind,
+            ReportKind::Changes | ReportKind::Privileged
+        );
         let signature = ESignature::from_record(record).map(|read| match read {
             Ok(signature) => SignatureRow {
                 signer: signature.signer().to_owned(),
@@ -319,6 +323,8 @@ impl ReportBuilder {
             outcome: outcome_word(record),
             ticket,
             changes: record.changes.clone().unwrap_or_default(),
+            before: with_states.then(|| record.before.clone()).flatten(),
+            after: with_states.then(|| record.after.clone()).flatten(),
             version_sha256,
             signature,
             problem: problem.map(str::to_owned),

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use crate::record::terminal_text::terminal_safe;
 
 /// The most characters of one value a page shows.
-pub const MAX_SHOWN_CHARS: usize = 2_000;
+pub const MAX_SHOWN_CHARS: usize = 300;
 
 /// `text` as HTML text or attribute value: nothing in it is markup,
 /// nothing invisible reorders or hides what follows, and it is cut at

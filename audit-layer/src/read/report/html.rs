@@ -252,7 +252,7 @@ impl ComplianceReport {
             if with_ticket {
                 cell(out, row.ticket.as_deref().unwrap_or("NONE"));
             }
-            let changed: Vec<String> = row
+            let mut changed: Vec<String> = row
                 .changes
                 .iter()
                 .map(|c| {
@@ -264,6 +264,16 @@ impl ComplianceReport {
                     )
                 })
                 .collect();
+            if changed.is_empty() && (row.before.is_some() || row.after.is_some()) {
+                let state = |value: &Option<serde_json::Value>| {
+                    value.as_ref().map_or("(none)".into(), |v| v.to_string())
+                };
+                changed.push(format!(
+                    "before {} → after {}",
+                    state(&row.before),
+                    state(&row.after)
+                ));
+            }
             cell(out, &changed.join("; "));
             out.push_str("</tr>");
         }

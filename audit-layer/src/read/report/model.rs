@@ -257,6 +257,12 @@ pub struct ReportRow {
     pub ticket: Option<String>,
     /// What changed.
     pub changes: Vec<Change>,
+    /// The state before, as recorded (change and privileged reports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<serde_json::Value>,
+    /// The state after, as recorded (change and privileged reports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<serde_json::Value>,
     /// The document version (SHA-256) the record names, when it names one.
     pub version_sha256: Option<String>,
     /// The electronic signature it carries.
