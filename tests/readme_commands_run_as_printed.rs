@@ -231,6 +231,13 @@ fn every_audit_command_in_the_readme_runs_as_printed() {
                 "the report's paths are printed: {said}"
             );
         }
+        if line.contains("report access --log ./audit-log --checkpoint") {
+            let page = std::fs::read_to_string(dir.path().join("access-2026-11.html")).unwrap();
+            assert!(
+                page.contains("<dt>Signed checkpoints matched</dt><dd class=\"value\">1</dd>"),
+                "{said}"
+            );
+        }
         if line.contains("verify-report post-42.html") {
             assert!(said.contains("verified: post-42.html"), "{said}");
         }

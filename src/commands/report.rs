@@ -49,6 +49,11 @@ pub(crate) struct Args {
     /// Where to write: PREFIX.html and PREFIX.json (default: report-KIND).
     #[arg(long, value_name = "PREFIX")]
     out: Option<PathBuf>,
+    /// A signed checkpoint kept outside the log, or a directory of them;
+    /// repeat for several. Needs --key. The report names them and how many
+    /// matched the trail.
+    #[arg(long)]
+    checkpoint: Vec<PathBuf>,
     /// Sign both files with this private key (from `audit keygen`): writes
     /// PREFIX.html.sig and PREFIX.json.sig beside them.
     #[arg(long, value_name = "KEY")]
@@ -120,6 +125,14 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
             for key in &args.read.key {
                 verifier = verifier.trust(super::verify::load_key(key)?);
             }
+            if !args.checkpoint.is_empty() && args.read.key.is_empty() {
+                return Err(
+                    "--checkpoint needs --key: the public key(s) that sign the checkpoints".into(),
+                );
+            }
+            for path in &args.checkpoint {
+                verifier = verifier.checkpoints_from(path)?;
+            }
             let report = verifier.verify_path_with(&log, |line| {
                 let problem = (!line.verified).then(|| {
                     line.problem.map_or_else(
@@ -131,8 +144,17 @@ pub(crate) fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
                 let _ = builder.add_line(line.line, problem.as_deref());
                 Ok(())
             })?;
-            IntegrityStatement::from_report(&report, log.display().to_string())
+            let mut statement = IntegrityStatement::from_report(&report, log.display().to_string());
+            statement.checkpoint_sources = args
+                .checkpoint
+                .iter()
+                .map(|path| path.display().to_string())
+                .collect();
+            statement
         } else {
+            if !args.checkpoint.is_empty() {
+                return Err("--checkpoint is compared with a file log; give --log".into());
+            }
             let mut filter = RecordFilter::new();
             if let Some(since) = args.since {
                 filter = filter.since(since);

@@ -125,6 +125,14 @@ impl ComplianceReport {
             i.checkpoints_matched.to_string(),
         );
         item(
+            "Checkpoints compared, from",
+            if i.checkpoint_sources.is_empty() {
+                "none given".to_owned()
+            } else {
+                i.checkpoint_sources.join(", ")
+            },
+        );
+        item(
             "Forward-secure seals verified",
             i.seals_verified
                 .map_or("not checked".into(), |s| s.to_string()),

@@ -40,6 +40,8 @@ pub struct IntegrityStatement {
     pub tree_root: Option<String>,
     /// Signed checkpoints compared with the log and matched.
     pub checkpoints_matched: usize,
+    /// Where the checkpoints compared came from (files or directories).
+    pub checkpoint_sources: Vec<String>,
     /// Forward-secure seals verified, when checked.
     pub seals_verified: Option<usize>,
     /// Every finding (code, seq, message), as `audit verify` lists them.
@@ -83,6 +85,7 @@ impl IntegrityStatement {
             head: report.head.map(|h| h.to_string()),
             tree_root: report.tree_root.map(|h| h.to_string()),
             checkpoints_matched: report.checkpoints_matched,
+            checkpoint_sources: Vec::new(),
             seals_verified: report.seals.as_ref().map(|s| s.seals),
             findings: report
                 .findings
@@ -116,6 +119,7 @@ impl IntegrityStatement {
             head: None,
             tree_root: None,
             checkpoints_matched: 0,
+            checkpoint_sources: Vec::new(),
             seals_verified: None,
             findings: Vec::new(),
             findings_unlisted: 0,
