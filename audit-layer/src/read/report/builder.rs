@@ -1,11 +1,11 @@
 //! One pass over the records, in chain order, keeping what the report's
 //! kind needs and no more.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{Hash as _, Hasher};
+use std::collections::{BTreeMap, HashSet};
 
 use serde_json::Value;
 
+use crate::read::report::interned::{Interned, Unhashed};
 use crate::read::report::model::{
     ActivityBucket, ActorAccess, ComplianceReport, IntegrityStatement, MAX_RESOURCES, MAX_ROWS,
     ReportRow, ResourceAccess, SignatureRow,
@@ -53,7 +53,7 @@ struct ActorStats {
     reads: u64,
     changes: u64,
     failures: u64,
-    resources: HashSet<u64>,
+    resources: HashSet<u32, Unhashed>,
     shift: i64,
     in_shift: u64,
     most_in_shift: u64,
@@ -63,11 +63,11 @@ struct ActorStats {
 struct ResourceStats {
     reads: u64,
     changes: u64,
-    first_actor: u64,
+    first_actor: u32,
     /// Made when a second actor appears: most resources see one, and a
     /// boxed set keeps their entry small.
     #[allow(clippy::box_collection)]
-    actors: Option<Box<HashSet<u64>>>,
+    actors: Option<Box<HashSet<u32, Unhashed>>>,
 }
 
 /// Builds a [`ComplianceReport`] from records handed to it in chain order.
@@ -100,8 +100,8 @@ pub struct ReportBuilder {
     considered: u64,
     not_vouched: u64,
     hours: BTreeMap<i64, u64>,
-    actors: HashMap<String, ActorStats>,
-    resources: HashMap<String, ResourceStats>,
+    actors: Interned<ActorStats>,
+    resources: Interned<ResourceStats>,
     rows: Vec<ReportRow>,
     rows_unlisted: u64,
     trail_access: Vec<ReportRow>,
@@ -117,12 +117,6 @@ impl std::fmt::Debug for ReportBuilder {
             .field("considered", &self.considered)
             .finish()
     }
-}
-
-fn key_hash(text: &str) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    text.hash(&mut hasher);
-    hasher.finish()
 }
 
 fn seconds(time: Timestamp) -> i64 {
@@ -186,8 +180,8 @@ impl ReportBuilder {
             considered: 0,
             not_vouched: 0,
             hours: BTreeMap::new(),
-            actors: HashMap::new(),
-            resources: HashMap::new(),
+            actors: Interned::new(),
+            resources: Interned::new(),
             rows: Vec::new(),
             rows_unlisted: 0,
             trail_access: Vec::new(),
@@ -352,13 +346,10 @@ impl ReportBuilder {
         failed: bool,
         time: Timestamp,
     ) {
-        let actor_name = actor.unwrap_or("(no actor named)");
-        let actor_key = key_hash(actor_name);
+        let actor_slot = self.actors.slot(actor.unwrap_or("(no actor named)"));
+        let resource_slot = resource.map(|name| self.resources.slot(name));
         let shift = seconds(time).div_euclid(self.options.shift.as_secs().max(1) as i64);
-        let actor = match self.actors.get_mut(actor_name) {
-            Some(actor) => actor,
-            None => self.actors.entry(actor_name.to_owned()).or_default(),
-        };
+        let actor = self.actors.value(actor_slot);
         if change {
             actor.changes += 1;
         } else {
@@ -373,28 +364,26 @@ impl ReportBuilder {
         }
         actor.in_shift += 1;
         actor.most_in_shift = actor.most_in_shift.max(actor.in_shift);
-        let Some(resource_name) = resource else {
+        let Some(resource_slot) = resource_slot else {
             return;
         };
-        actor.resources.insert(key_hash(resource_name));
-        let resource = match self.resources.get_mut(resource_name) {
-            Some(resource) => resource,
-            None => {
-                let fresh = self.resources.entry(resource_name.to_owned()).or_default();
-                fresh.first_actor = actor_key;
-                fresh
-            }
-        };
+        actor.resources.insert(resource_slot);
+        let fresh = self.resources.value(resource_slot);
+        let resource = fresh;
+        if resource.reads + resource.changes == 0 {
+            resource.first_actor = actor_slot;
+        }
         if change {
             resource.changes += 1;
         } else {
             resource.reads += 1;
         }
-        if actor_key != resource.first_actor {
+        if actor_slot != resource.first_actor {
+            let first = resource.first_actor;
             resource
                 .actors
-                .get_or_insert_with(|| Box::new(HashSet::from([resource.first_actor])))
-                .insert(actor_key);
+                .get_or_insert_with(|| Box::new(HashSet::from_iter([first])))
+                .insert(actor_slot);
         }
     }
 
@@ -456,7 +445,7 @@ impl ReportBuilder {
         let outlier = self.options.outlier_per_shift;
         let mut actors: Vec<ActorAccess> = self
             .actors
-            .into_iter()
+            .into_entries()
             .map(|(actor, stats)| ActorAccess {
                 actor,
                 reads: stats.reads,
@@ -477,7 +466,7 @@ impl ReportBuilder {
         let resources_total = self.resources.len() as u64;
         let mut resources: Vec<ResourceAccess> = self
             .resources
-            .into_iter()
+            .into_entries()
             .map(|(resource, stats)| ResourceAccess {
                 resource,
                 reads: stats.reads,
