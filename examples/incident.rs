@@ -501,7 +501,8 @@ fn segment_text(log: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
-/// The document report of post 42 and this month's access report, as HTML
+/// The document reports of post 42 (and of post 40, approved, to compare)
+/// and this month's access report, as HTML
 /// and JSON in `LOG-reports/`; returns their paths.
 fn write_reports(log: &Path) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
     let dir = PathBuf::from(format!("{}-reports", log.display()));
@@ -513,17 +514,22 @@ fn write_reports(log: &Path) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>>
     let month_start: Timestamp = format!("{month}-01T00:00:00Z").parse()?;
     let mut document =
         ReportBuilder::new(ReportOptions::new(ReportKind::Document).resource("post:42"));
+    // Post 40 for comparison: its approval is an electronic signature.
+    let mut compared =
+        ReportBuilder::new(ReportOptions::new(ReportKind::Document).resource("post:40"));
     let mut access =
         ReportBuilder::new(ReportOptions::new(ReportKind::Access).period(Some(month_start), None));
     for record in LogReader::open(log)? {
         let record = record?;
         let problem = (!verification.is_intact()).then_some("the log has findings");
         document.add(&record, problem);
+        compared.add(&record, problem);
         access.add(&record, problem);
     }
     let mut written = Vec::new();
     for (name, report) in [
         ("post-42".to_owned(), document.finish(integrity.clone())),
+        ("post-40".to_owned(), compared.finish(integrity.clone())),
         (format!("access-{month}"), access.finish(integrity)),
     ] {
         for (extension, text) in [("html", report.to_html()), ("json", report.to_json())] {

@@ -43,6 +43,16 @@ fn the_incident_demo_answers_and_catches_tampering() {
         document.contains("<td>post.publish</td>"),
         "the publication is in the trail"
     );
+    let approved = std::fs::read_to_string(reports.join("post-40.html")).unwrap();
+    assert!(
+        approved.contains("<strong class=\"signer-name\">Bob</strong>"),
+        "the approval is signed"
+    );
+    assert!(approved.contains("<strong class=\"meaning\">approval</strong>"));
+    assert!(
+        !document.contains("class=\"signer-name\""),
+        "post 42 was never approved"
+    );
     let month = &audit_layer::Timestamp::now().to_string()[..7];
     let access = reports.join(format!("access-{month}.html"));
     assert!(text.contains(&access.display().to_string()), "{text}");

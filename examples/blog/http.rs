@@ -300,7 +300,28 @@ async fn approve_post(
     user: MaybeSignedIn,
     Path(id): Path<u64>,
 ) -> Result<Json<Post>, ApiError> {
-    Ok(Json(blog.approve(&signed_in(user)?, id)?))
+    let user = signed_in(user)?;
+    let post = blog.approve(&user, id)?;
+    // The approval is an electronic signature of the exact text approved.
+    if let Ok(signature) = audit_layer::ESignature::new(
+        user.clone(),
+        printed_name(&user),
+        audit_layer::SignatureMeaning::Approval,
+        format!("post:{id}"),
+        audit_layer::DocumentHash::of(format!("{}\n{}", post.title, post.body).as_bytes()),
+    ) {
+        audit_layer::record_esignature(&signature);
+    }
+    Ok(Json(post))
+}
+
+/// The name a signature shows: the demo's user names, capitalised.
+fn printed_name(user: &str) -> String {
+    let mut chars = user.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 #[audited(action = "post.reject", resource = format_args!("post:{id}"), before = blog.post(id), after = |_| blog.post(id))]
