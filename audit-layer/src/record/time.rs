@@ -99,6 +99,23 @@ impl Timestamp {
     pub fn as_system_time(&self) -> SystemTime {
         self.0
     }
+
+    /// Nanoseconds since 1970 (a timestamp is never earlier), saturating:
+    /// the unit windows and buckets count in.
+    pub(crate) fn unix_nanos(&self) -> i64 {
+        let since = self.0.duration_since(UNIX_EPOCH).unwrap_or_default();
+        i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
+    }
+
+    /// Whole seconds since 1970.
+    pub(crate) fn unix_seconds(&self) -> i64 {
+        self.unix_nanos().div_euclid(1_000_000_000)
+    }
+
+    /// The timestamp `nanos` after 1970, clamped to the range a record carries.
+    pub(crate) fn from_unix_nanos(nanos: i64) -> Timestamp {
+        Self::clamped(UNIX_EPOCH + Duration::from_nanos(u64::try_from(nanos).unwrap_or(0)))
+    }
 }
 
 impl fmt::Display for Timestamp {

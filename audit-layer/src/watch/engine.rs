@@ -16,7 +16,7 @@ use crate::record::chain::Hash;
 use crate::record::time::Timestamp;
 use crate::watch::alert::{Alert, AlertRecord, MAX_ALERT_RECORDS};
 use crate::watch::integrity::ChainWatch;
-use crate::watch::record_view::{Field, RecordView, nanos};
+use crate::watch::record_view::{Field, RecordView};
 use crate::watch::rules_file::{Detection, RuleSet};
 use crate::watch::template::{Filling, FirstRecord, Template};
 use crate::watch::window::{Entry, Window};
@@ -377,7 +377,7 @@ impl Engine {
     /// ```
     pub fn tick(&mut self, now: Timestamp) -> Vec<Alert> {
         let mut alerts = Vec::new();
-        let t = nanos(now);
+        let t = now.unix_nanos();
         for index in 0..self.rules.rules.len() {
             let Detection::Silence(quiet) = self.rules.rules[index].detection else {
                 continue;
@@ -563,13 +563,13 @@ impl Engine {
         if self.watermark == i64::MIN {
             Timestamp::now()
         } else {
-            timestamp(self.watermark)
+            Timestamp::from_unix_nanos(self.watermark)
         }
     }
 
     fn evaluate(&mut self, view: &RecordView<'_>, alerts: &mut Vec<Alert>) {
         self.stats.records += 1;
-        let t = nanos(view.time());
+        let t = view.time().unix_nanos();
         let lateness = duration_nanos(self.rules.lateness);
         if self.watermark != i64::MIN && t < self.watermark.saturating_sub(lateness) {
             self.stats.late += 1;
@@ -641,7 +641,12 @@ impl Engine {
                 continue;
             }
             match &rule.detection {
-                Detection::Match => {
+                Detection::Match | Detection::TimeOfDay(_) => {
+                    if let Detection::TimeOfDay(hours) = &rule.detection
+                        && hours.contains(t)
+                    {
+                        continue;
+                    }
                     let key = rule
                         .group_by
                         .as_ref()
@@ -657,25 +662,6 @@ impl Engine {
                         None,
                         alerts,
                     );
-                }
-                Detection::TimeOfDay(hours) => {
-                    if !hours.contains(t) {
-                        let key = rule
-                            .group_by
-                            .as_ref()
-                            .and_then(|spec| spec.key_of(view))
-                            .map(std::borrow::Cow::into_owned);
-                        self.raise(
-                            index,
-                            key,
-                            view.time(),
-                            vec![here],
-                            None,
-                            Some(view),
-                            None,
-                            alerts,
-                        );
-                    }
                 }
                 Detection::Threshold(threshold) => {
                     let key = match &threshold.group_by {
@@ -823,7 +809,7 @@ impl Engine {
             self.reported.insert((code.to_owned(), seq));
         }
         let rule = &self.rules.integrity;
-        let t = nanos(time);
+        let t = time.unix_nanos();
         let counts = self.stats.per_rule.entry("integrity".into()).or_default();
         let hold = self.integrity_holds.entry(code.to_owned()).or_default();
         let Some(suppressed) = admit(hold, t, rule.suppress) else {
@@ -877,7 +863,7 @@ impl Engine {
         let hold = self.holds[index]
             .entry(key.clone().unwrap_or_default())
             .or_default();
-        let Some(suppressed) = admit(hold, nanos(time), rule.suppress) else {
+        let Some(suppressed) = admit(hold, time.unix_nanos(), rule.suppress) else {
             counts.suppressed += 1;
             self.stats.suppressed += 1;
             return;
@@ -985,15 +971,6 @@ fn fresh_state(detection: &Detection) -> RuleState {
 
 fn duration_nanos(duration: Duration) -> i64 {
     i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX)
-}
-
-fn timestamp(nanos: i64) -> Timestamp {
-    let time = if nanos >= 0 {
-        std::time::UNIX_EPOCH + Duration::from_nanos(nanos as u64)
-    } else {
-        std::time::UNIX_EPOCH - Duration::from_nanos(nanos.unsigned_abs())
-    };
-    Timestamp::from_system_time(time).unwrap_or_else(|_| Timestamp::now())
 }
 
 /// A 64-bit hash of a distinct value: the same in every run (SipHash with

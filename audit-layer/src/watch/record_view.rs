@@ -4,7 +4,6 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::time::UNIX_EPOCH;
 
 use serde_json::Value;
 
@@ -104,14 +103,6 @@ impl Field {
                 | Field::Before(_)
                 | Field::After(_)
         )
-    }
-}
-
-/// A record time as nanoseconds since 1970 (saturating), the unit of windows.
-pub(crate) fn nanos(time: Timestamp) -> i64 {
-    match time.as_system_time().duration_since(UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_nanos()).unwrap_or(i64::MAX),
-        Err(before) => i64::try_from(before.duration().as_nanos()).map_or(i64::MIN, |n| -n),
     }
 }
 

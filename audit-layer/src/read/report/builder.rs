@@ -119,13 +119,6 @@ impl std::fmt::Debug for ReportBuilder {
     }
 }
 
-fn seconds(time: Timestamp) -> i64 {
-    match time.as_system_time().duration_since(std::time::UNIX_EPOCH) {
-        Ok(after) => after.as_secs() as i64,
-        Err(before) => -(before.duration().as_secs() as i64),
-    }
-}
-
 /// Whether a record changes what it names (else it reads it).
 pub(crate) fn is_change(record: &AuditRecord) -> bool {
     if record.before.is_some() || record.after.is_some() || record.changes.is_some() {
@@ -231,7 +224,7 @@ impl ReportBuilder {
         }
         *self
             .hours
-            .entry(seconds(record.time).div_euclid(3600))
+            .entry(record.time.unix_seconds().div_euclid(3600))
             .or_default() += 1;
         match self.options.kind {
             ReportKind::Access => self.access(record),
@@ -348,7 +341,9 @@ impl ReportBuilder {
     ) {
         let actor_slot = self.actors.slot(actor.unwrap_or("(no actor named)"));
         let resource_slot = resource.map(|name| self.resources.slot(name));
-        let shift = seconds(time).div_euclid(self.options.shift.as_secs().max(1) as i64);
+        let shift = time
+            .unix_seconds()
+            .div_euclid(self.options.shift.as_secs().max(1) as i64);
         let actor = self.actors.value(actor_slot);
         if change {
             actor.changes += 1;
@@ -417,7 +412,7 @@ impl ReportBuilder {
             }
             *self
                 .hours
-                .entry(seconds(fields.time).div_euclid(3600))
+                .entry(fields.time.unix_seconds().div_euclid(3600))
                 .or_default() += 1;
             if fields.kind == RecordKind::Event {
                 let change = fields.has_state || is_changing_action(&fields.action);
@@ -522,10 +517,7 @@ fn activity(hours: &BTreeMap<i64, u64>) -> Vec<ActivityBucket> {
     merged
         .into_iter()
         .map(|(hour, records)| ActivityBucket {
-            start: Timestamp::from_system_time(
-                std::time::UNIX_EPOCH + std::time::Duration::from_secs((hour.max(0) * 3600) as u64),
-            )
-            .unwrap_or_else(|_| Timestamp::now()),
+            start: Timestamp::from_unix_nanos(hour.saturating_mul(3_600_000_000_000)),
             records,
         })
         .collect()
