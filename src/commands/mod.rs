@@ -7,6 +7,7 @@ pub(crate) mod checkpoint;
 pub(crate) mod db;
 pub(crate) mod export;
 pub(crate) mod keygen;
+mod private_file;
 pub(crate) mod prove;
 pub(crate) mod pseudonym;
 pub(crate) mod report;

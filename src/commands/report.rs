@@ -2,9 +2,7 @@
 //! content as JSON, from a verified trail, signed on request;
 //! `audit verify-report REPORT SIG --key PUB` checks such a signature.
 
-use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,6 +11,7 @@ use audit_layer::{
     SignerKey, TerminalSafe, Verifier,
 };
 
+use super::private_file::open_private;
 use super::selection::{ReadArgs, for_each_selected, parse_time};
 
 fn parse_kind(text: &str) -> Result<ReportKind, String> {
@@ -74,14 +73,7 @@ pub(crate) struct CheckArgs {
 
 /// Writes `bytes` to `path`, owner-only, refusing to follow a link there.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut file = open_private(path, true).map_err(|e| format!("{}: {e}", path.display()))?;
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
         .map_err(|e| format!("{}: {e}", path.display()))

@@ -8,13 +8,15 @@
 //! one; a crash between delivery and `delivered` repeats those alerts on
 //! restart, with the same ids. A clean stop repeats nothing.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use audit_layer::watch::{Alert, Engine, RuleSet};
 use serde::{Deserialize, Serialize};
+
+use crate::commands::private_file::{open_no_follow, open_private};
 
 /// An alert waiting for delivery, with its number (increasing, from 1).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,7 +89,7 @@ impl StateDir {
         source: &str,
     ) -> Result<Option<(Header, Engine)>, String> {
         let path = self.dir.join("state");
-        let file = match open_existing(&path) {
+        let file = match open_no_follow(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("{}: {e}", path.display())),
@@ -114,7 +116,7 @@ impl StateDir {
 
     pub(crate) fn delivered(&self) -> Result<Delivered, String> {
         let path = self.dir.join("delivered");
-        match open_existing(&path) {
+        match open_no_follow(&path) {
             Ok(mut file) => {
                 let mut text = String::new();
                 file.read_to_string(&mut text)
@@ -156,22 +158,4 @@ impl StateDir {
         std::fs::rename(&temporary, self.dir.join(name))?;
         File::open(&self.dir)?.sync_all()
     }
-}
-
-/// Opens for writing, owner-only, refusing a link.
-fn open_private(path: &Path, truncate: bool) -> io::Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(truncate)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-}
-
-fn open_existing(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
 }
