@@ -181,14 +181,7 @@ fn a_torn_tail_in_progress_is_shipped_once_it_is_whole() {
     let log = dir.path().join("log");
     write_log(&log, 11, 1 << 20);
     let segment = common::segments(&log).pop().unwrap();
-    let bytes = std::fs::read(&segment).unwrap();
-    let last_start = bytes[..bytes.len() - 1]
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .unwrap()
-        + 1;
-    let cut = last_start + (bytes.len() - last_start) / 2;
-    std::fs::write(&segment, &bytes[..cut]).unwrap();
+    let torn_off = common::tear_last_line(&segment);
     let once = |expected: u64| {
         let output = audit(&[
             "ship",
@@ -212,7 +205,7 @@ fn a_torn_tail_in_progress_is_shipped_once_it_is_whole() {
         .append(true)
         .open(&segment)
         .unwrap()
-        .write_all(&bytes[cut..])
+        .write_all(&torn_off)
         .unwrap();
     once(11);
     assert_stream_matches_log(&store.reader, "torn", &log, 11);

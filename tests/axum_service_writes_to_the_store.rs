@@ -13,17 +13,6 @@ use std::process::{Command, Stdio};
 
 use common::run_audit as audit;
 
-/// `cargo test` builds the examples next to the test binaries.
-fn example(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name)
-}
-
 fn post(address: &str, path: &str, body: &str) -> String {
     let mut stream = TcpStream::connect(address).unwrap();
     write!(
@@ -40,7 +29,7 @@ fn post(address: &str, path: &str, body: &str) -> String {
 #[test]
 fn the_example_service_writes_its_trail_into_the_store() {
     let store = pg::Server::shared().fresh_store("axum_store");
-    let mut service = Command::new(example("axum_service"))
+    let mut service = Command::new(common::example("axum_service"))
         .args(["--db", &store.writer])
         .env("ADDRESS", "127.0.0.1:0")
         .stdout(Stdio::piped())

@@ -8,21 +8,13 @@
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 
+mod common;
+
 use audit_layer::{LogReader, Verifier};
 
-/// `cargo test` builds the examples next to the test binaries.
+/// The crash harness example, which `cargo test` builds beside the tests.
 fn harness() -> Command {
-    let deps = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_owned();
-    Command::new(
-        deps.parent()
-            .unwrap()
-            .join("examples")
-            .join("crash_harness"),
-    )
+    Command::new(common::example("crash_harness"))
 }
 
 #[test]

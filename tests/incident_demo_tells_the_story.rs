@@ -3,23 +3,15 @@
 //! and every tampered copy is caught: two by the chain, two only by the
 //! signed checkpoints kept outside the log.
 
-use std::process::Command;
+mod common;
 
-/// `cargo test` builds the examples next to the test binaries.
-fn example(name: &str) -> std::path::PathBuf {
-    let deps = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_owned();
-    deps.parent().unwrap().join("examples").join(name)
-}
+use std::process::Command;
 
 #[test]
 fn the_incident_demo_answers_and_catches_tampering() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("audit-log");
-    let output = Command::new(example("incident"))
+    let output = Command::new(common::example("incident"))
         .arg(&log)
         .output()
         .expect("run the incident example");
@@ -95,7 +87,7 @@ fn the_incident_demo_answers_and_catches_tampering() {
         "{text}"
     );
     // Run again on the same path: it starts a fresh log rather than failing.
-    let again = Command::new(example("incident"))
+    let again = Command::new(common::example("incident"))
         .arg(&log)
         .output()
         .unwrap();
@@ -104,7 +96,7 @@ fn the_incident_demo_answers_and_catches_tampering() {
     let elsewhere = dir.path().join("precious");
     std::fs::create_dir(&elsewhere).unwrap();
     std::fs::write(elsewhere.join("thesis.txt"), "do not delete").unwrap();
-    let refused = Command::new(example("incident"))
+    let refused = Command::new(common::example("incident"))
         .arg(&elsewhere)
         .output()
         .unwrap();

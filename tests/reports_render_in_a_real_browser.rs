@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 
 use audit_layer::{DocumentHash, ESignature, SignatureMeaning};
 use serde_json::json;
-use watch::{append, at, event, example, free_port};
+use watch::{append, at, event, free_port};
 
 /// Debian's Chromium, or a one-line failure naming the package.
 fn chromium() -> PathBuf {
@@ -236,7 +236,7 @@ fn every_report_kind_renders_offline_with_its_facts_and_nothing_hostile_runs() {
     let port = free_port();
     let canary_log = dir.path().join("canary.txt");
     let mut canary = Canary(
-        example("webhook_receiver")
+        Command::new(common::example("webhook_receiver"))
             .args([
                 "--listen",
                 &format!("127.0.0.1:{port}"),

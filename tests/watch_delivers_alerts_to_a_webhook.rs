@@ -3,12 +3,13 @@
 //! gets every alert exactly once; one that fails at first is retried; what
 //! was not delivered when the watch stopped is delivered by the next run.
 
+mod common;
 #[path = "common/watch.rs"]
 mod watch;
 
 use std::time::Duration;
 
-use watch::{Watching, append, event, example, free_port};
+use watch::{Watching, append, event, free_port};
 
 const RULES: &str = r#"
 [[rule]]
@@ -44,7 +45,7 @@ fn receive(
     fail_first: u32,
     requests: u32,
 ) -> Vec<serde_json::Value> {
-    let status = example("webhook_receiver")
+    let status = std::process::Command::new(common::example("webhook_receiver"))
         .args([
             "--listen",
             &format!("127.0.0.1:{port}"),

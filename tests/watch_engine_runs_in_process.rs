@@ -10,7 +10,7 @@ const EXAMPLE: &str = include_str!("../examples/watch_in_process.rs");
 
 #[test]
 fn the_in_process_example_raises_its_alert() {
-    let out = watch::example("watch_in_process")
+    let out = std::process::Command::new(common::example("watch_in_process"))
         .output()
         .expect("the example runs");
     assert!(

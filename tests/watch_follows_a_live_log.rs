@@ -4,6 +4,7 @@
 //! an alert nor, after a clean stop, repeats one; tampering and repairs
 //! raise integrity alerts.
 
+mod common;
 #[path = "common/watch.rs"]
 mod watch;
 
@@ -87,24 +88,11 @@ fn alerts_arrive_while_the_writer_appends_across_segments() {
         );
     }
     guard.shutdown(Duration::from_secs(10)).unwrap();
-    assert!(watch_segments(&log) > 3, "the log rotated");
+    assert!(common::segments(&log).len() > 3, "the log rotated");
     let (code, stderr, seen) = watching.stop_with(libc::SIGTERM);
     assert_eq!(code, Some(1), "{stderr}");
     assert_eq!(seen.len(), 5, "no integrity alert: {seen:#?}");
     assert!(stderr.contains("206 record(s) evaluated"), "{stderr}");
-}
-
-fn watch_segments(log: &Path) -> usize {
-    std::fs::read_dir(log)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("segment-")
-        })
-        .count()
 }
 
 #[test]
@@ -235,24 +223,8 @@ fn a_line_still_being_written_is_not_tampering_and_is_read_once_complete() {
             event("ward.export", "gil", 1).build(),
         ],
     );
-    let segment = std::fs::read_dir(&log)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("segment-")
-        })
-        .unwrap();
-    let bytes = std::fs::read(&segment).unwrap();
-    let last_start = bytes[..bytes.len() - 1]
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .unwrap()
-        + 1;
-    let half = last_start + (bytes.len() - last_start) / 2;
-    std::fs::write(&segment, &bytes[..half]).unwrap();
+    let segment = common::segments(&log)[0].clone();
+    let torn_off = common::tear_last_line(&segment);
 
     let partial = run_watch(&[
         "--rules",
@@ -279,7 +251,7 @@ fn a_line_still_being_written_is_not_tampering_and_is_read_once_complete() {
         .append(true)
         .open(&segment)
         .unwrap()
-        .write_all(&bytes[half..])
+        .write_all(&torn_off)
         .unwrap();
     let complete = run_watch(&[
         "--rules",
@@ -320,16 +292,7 @@ fn tampering_behind_the_position_and_a_repair_raise_integrity_alerts() {
     assert!(once().stdout.is_empty());
 
     // Edit a record the watch already passed: the verify run finds it.
-    let segment = std::fs::read_dir(&log)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("segment-")
-        })
-        .unwrap();
+    let segment = common::segments(&log)[0].clone();
     let text = std::fs::read_to_string(&segment).unwrap();
     std::fs::write(
         &segment,
@@ -384,16 +347,7 @@ fn a_live_watch_verifies_on_its_own_thread_and_alerts_tampering_behind_it() {
         "--verify-every",
         "50ms",
     ]);
-    let segment = std::fs::read_dir(&log)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("segment-")
-        })
-        .unwrap();
+    let segment = common::segments(&log)[0].clone();
     let text = std::fs::read_to_string(&segment).unwrap();
     std::fs::write(
         &segment,

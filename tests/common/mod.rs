@@ -214,6 +214,29 @@ pub fn segments(dir: &Path) -> Vec<PathBuf> {
     paths
 }
 
+/// An example `cargo test` built beside the test binaries.
+pub fn example(name: &str) -> PathBuf {
+    let deps = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_owned();
+    deps.parent().unwrap().join("examples").join(name)
+}
+
+/// Cuts `segment` in the middle of its last line, as a writer caught
+/// mid-write leaves it; returns the bytes cut off.
+pub fn tear_last_line(segment: &Path) -> Vec<u8> {
+    let bytes = std::fs::read(segment).unwrap();
+    let last_start = bytes[..bytes.len() - 1]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |at| at + 1);
+    let cut = last_start + (bytes.len() - last_start) / 2;
+    std::fs::write(segment, &bytes[..cut]).unwrap();
+    bytes[cut..].to_vec()
+}
+
 /// Runs the `audit` command with `args`, ignoring any `AUDIT_LOG` the
 /// environment of the test run happens to set.
 pub fn run_audit(args: &[&str]) -> Output {

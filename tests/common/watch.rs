@@ -144,16 +144,6 @@ impl Watching {
     }
 }
 
-/// An `examples/` binary `cargo test` built beside the test binaries.
-pub fn example(name: &str) -> std::process::Command {
-    let deps = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_owned();
-    std::process::Command::new(deps.parent().unwrap().join("examples").join(name))
-}
-
 /// A port on 127.0.0.1 that nothing listens on (now).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
