@@ -48,6 +48,19 @@ fn s(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
+/// One `audit watch --once` over `log`, keeping its state in `state`.
+fn watch_once(rules: &str, log: &Path, state: &Path) -> std::process::Output {
+    run_watch(&[
+        "--rules",
+        rules,
+        "--log",
+        s(log),
+        "--state",
+        s(state),
+        "--once",
+    ])
+}
+
 #[test]
 fn alerts_arrive_while_the_writer_appends_across_segments() {
     let dir = tempfile::tempdir().unwrap();
@@ -100,17 +113,7 @@ fn a_clean_restart_mid_window_neither_repeats_nor_misses() {
     let dir = tempfile::tempdir().unwrap();
     let rules = rules(dir.path());
     let (log, state) = (dir.path().join("log"), dir.path().join("state"));
-    let once = || {
-        run_watch(&[
-            "--rules",
-            &rules,
-            "--log",
-            s(&log),
-            "--state",
-            s(&state),
-            "--once",
-        ])
-    };
+    let once = || watch_once(&rules, &log, &state);
     append(
         &log,
         vec![
@@ -182,15 +185,7 @@ fn a_killed_watch_misses_nothing_and_repeats_only_with_the_same_ids() {
     watching.wait_for(3);
     let (_, _, before_kill) = watching.stop_with(libc::SIGKILL);
     append(&log, exports(3));
-    let after = run_watch(&[
-        "--rules",
-        &rules,
-        "--log",
-        s(&log),
-        "--state",
-        s(&state),
-        "--once",
-    ]);
+    let after = watch_once(&rules, &log, &state);
     let replayed = run_watch(&["--rules", &rules, "--log", s(&log), "--replay"]);
     let mut got: Vec<String> = before_kill
         .iter()
@@ -226,15 +221,7 @@ fn a_line_still_being_written_is_not_tampering_and_is_read_once_complete() {
     let segment = common::segments(&log)[0].clone();
     let torn_off = common::tear_last_line(&segment);
 
-    let partial = run_watch(&[
-        "--rules",
-        &rules,
-        "--log",
-        s(&log),
-        "--state",
-        s(&state),
-        "--once",
-    ]);
+    let partial = watch_once(&rules, &log, &state);
     assert!(
         partial.stdout.is_empty(),
         "{}",
@@ -253,15 +240,7 @@ fn a_line_still_being_written_is_not_tampering_and_is_read_once_complete() {
         .unwrap()
         .write_all(&torn_off)
         .unwrap();
-    let complete = run_watch(&[
-        "--rules",
-        &rules,
-        "--log",
-        s(&log),
-        "--state",
-        s(&state),
-        "--once",
-    ]);
+    let complete = watch_once(&rules, &log, &state);
     let raised = alerts(&complete.stdout);
     assert_eq!(raised.len(), 1, "{raised:#?}");
     assert_eq!(raised[0]["rule"], "exports");
@@ -278,17 +257,7 @@ fn tampering_behind_the_position_and_a_repair_raise_integrity_alerts() {
             .map(|n| event("post.read", "hal", n).build())
             .collect(),
     );
-    let once = || {
-        run_watch(&[
-            "--rules",
-            &rules,
-            "--log",
-            s(&log),
-            "--state",
-            s(&state),
-            "--once",
-        ])
-    };
+    let once = || watch_once(&rules, &log, &state);
     assert!(once().stdout.is_empty());
 
     // Edit a record the watch already passed: the verify run finds it.
