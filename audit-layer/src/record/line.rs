@@ -185,7 +185,12 @@ pub(crate) struct LeadingFields<'a> {
 /// The leading fields of a canonical line; `None` when the line is not
 /// laid out as the writer lays it out (a caller then parses it in full).
 pub(crate) fn leading_fields(line: &[u8]) -> Option<LeadingFields<'_>> {
-    let view = chain::frame(line).ok()?;
+    leading_fields_of(&chain::frame(line).ok()?)
+}
+
+/// [`leading_fields`] of a line already framed (its seq, prev and hash read).
+#[cfg_attr(not(feature = "watch"), allow(dead_code))]
+pub(crate) fn leading_fields_of<'a>(view: &chain::LineView<'a>) -> Option<LeadingFields<'a>> {
     if view.version != u64::from(chain::FORMAT_VERSION) {
         return None;
     }

@@ -306,10 +306,9 @@ impl Engine {
     pub fn observe_line(&mut self, line: &[u8]) -> Vec<Alert> {
         let mut alerts = Vec::new();
         let checked = self.chain.check(line);
-        let view = if checked.readable {
-            RecordView::of_line(line).map_err(|e| e.to_string())
-        } else {
-            Err(String::new())
+        let view = match &checked.readable {
+            Some(framed) => RecordView::of_framed(line, framed).map_err(|e| e.to_string()),
+            None => Err(String::new()),
         };
         let time = view
             .as_ref()

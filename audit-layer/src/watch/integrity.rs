@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::proof::report::FindingCode;
-use crate::record::chain::{self, GENESIS, Hash};
+use crate::record::chain::{self, GENESIS, Hash, LineView};
 
 /// What a line broke.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,10 +31,11 @@ struct Expected {
 }
 
 /// A line that passed or failed; a line that passed has its hash.
-pub(crate) struct Checked {
+pub(crate) struct Checked<'a> {
     pub(crate) breaks: Vec<Break>,
-    /// Whether the line can be read as a record (its fields are evaluated).
-    pub(crate) readable: bool,
+    /// The line, framed, when it can be read as a record (its fields are
+    /// evaluated).
+    pub(crate) readable: Option<LineView<'a>>,
 }
 
 impl ChainWatch {
@@ -59,7 +60,7 @@ impl ChainWatch {
         self.expected.map(|e| e.next_seq)
     }
 
-    pub(crate) fn check(&mut self, line: &[u8]) -> Checked {
+    pub(crate) fn check<'a>(&mut self, line: &'a [u8]) -> Checked<'a> {
         let mut breaks = Vec::new();
         let view = match chain::frame(line) {
             Ok(view) => view,
@@ -71,7 +72,7 @@ impl ChainWatch {
                 });
                 return Checked {
                     breaks,
-                    readable: false,
+                    readable: None,
                 };
             }
         };
@@ -115,7 +116,8 @@ impl ChainWatch {
                 });
             }
         }
-        let readable = view.version == u64::from(chain::FORMAT_VERSION) && !modified;
+        let readable =
+            (view.version == u64::from(chain::FORMAT_VERSION) && !modified).then_some(view);
         if !modified && view.version != u64::from(chain::FORMAT_VERSION) {
             breaks.push(Break {
                 code: FindingCode::UnsupportedVersion,

@@ -8,7 +8,8 @@ use std::cell::OnceCell;
 use serde_json::Value;
 
 use crate::record::chain::Hash;
-use crate::record::line::{LeadingFields, leading_fields};
+use crate::record::chain::LineView;
+use crate::record::line::{LeadingFields, leading_fields_of};
 use crate::record::time::Timestamp;
 use crate::record::{AuditRecord, RecordParseError};
 
@@ -125,8 +126,12 @@ pub(crate) enum RecordView<'a> {
 
 impl<'a> RecordView<'a> {
     /// The view of a line, if it is a valid record.
-    pub(crate) fn of_line(line: &'a [u8]) -> Result<RecordView<'a>, RecordParseError> {
-        Ok(match leading_fields(line) {
+    /// The view of a line already framed by the chain check.
+    pub(crate) fn of_framed(
+        line: &'a [u8],
+        framed: &LineView<'a>,
+    ) -> Result<RecordView<'a>, RecordParseError> {
+        Ok(match leading_fields_of(framed) {
             Some(fields) => RecordView::Line {
                 line,
                 fields,
