@@ -54,7 +54,7 @@ impl Matcher {
         }
     }
 
-    /// Whether testing it may need the whole record parsed (beyond `field`).
+    /// How dear the test is, relative to the others: cheap ones run first.
     fn cost(&self) -> u8 {
         match self {
             Matcher::Equals(_) | Matcher::Exists(_) => 0,
@@ -98,7 +98,7 @@ impl Condition {
         })
     }
 
-    /// The fields it tests, for rules that check what a template may name.
+    /// Whether it tests nothing (a match rule needs a test).
     pub(crate) fn is_empty(&self) -> bool {
         self.tests.is_empty()
     }
